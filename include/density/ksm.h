@@ -1,0 +1,28 @@
+/* ksm: the host's KSM state (/sys/kernel/mm/ksm, every file that exists:
+ * features are detected by presence, never assumed) and a guest's merging
+ * (/proc/PID/ksm_stat, or ksm_merging_pages on kernels before 6.1). */
+#pragma once
+
+#include "density/snapshot.h"
+
+/* Parse one sysfs value: a number, or a word list with the selected word in
+ * brackets ("[none] scan-time"). Return: 0 or -EINVAL (empty). */
+int ksm_value_parse(const char *name, const char *buf, KsmValue *ret);
+
+/* Read every regular file in sys_root/kernel/mm/ksm. A missing directory
+ * gives ret->present = false and returns 0. Return: 0 or -errno. */
+int ksm_read(const char *sys_root, KsmSample *ret);
+
+typedef struct KsmProcess {
+        bool has_merging;
+        uint64_t merging_pages;
+        bool has_profit;
+        int64_t profit_bytes;
+} KsmProcess;
+
+/* Parse /proc/PID/ksm_stat. Return: 0 or -EINVAL (no known field). */
+int ksm_stat_parse(const char *buf, KsmProcess *ret);
+
+/* Read a process's KSM figures. Return: 0, -ENOENT (no such process or
+ * kernel without per-process KSM files), or -errno. */
+int ksm_process_read(const char *proc_root, pid_t pid, KsmProcess *ret);

@@ -1,0 +1,11 @@
+/* numa: the host's NUMA nodes (sys_root/devices/system/node/nodeN). */
+#pragma once
+
+#include "density/snapshot.h"
+
+/* Parse a node's meminfo ("Node 0 MemTotal:  123 kB"). Return: 0 or -EINVAL. */
+int numa_node_meminfo_parse(const char *buf, NumaNode *node);
+
+/* Read all nodes, sorted by id. A host without the node directory (no
+ * CONFIG_NUMA) gives n_nodes = 0 and returns 0. Return: 0 or -errno. */
+int numa_read(const char *sys_root, NumaSample *ret);

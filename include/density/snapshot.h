@@ -1,0 +1,131 @@
+/* snapshot: the plain data one tick samples, host and guests. Every
+ * controller and reporter is a function of this; tests build it literally.
+ * All sizes are bytes; "has_*" flags say whether the kernel or hypervisor
+ * provided a figure at all (older kernels lack files, guests lack drivers). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define DENSITY_NAME_MAX   256 /* libvirt domain names can be long */
+#define DENSITY_UUID_LEN   37  /* 36 characters + NUL */
+#define DENSITY_MAX_NODES  64  /* NUMA nodes we report */
+#define DENSITY_KSM_MAX    40  /* KSM sysfs files we keep */
+
+typedef struct MeminfoSample {
+        uint64_t mem_total_bytes;
+        uint64_t mem_available_bytes;
+        uint64_t anon_bytes;
+        uint64_t swap_total_bytes;
+        uint64_t swap_free_bytes;
+} MeminfoSample;
+
+typedef struct PsiLine {
+        double avg10;         /* percent of wall time, 10 s average */
+        double avg60;
+        double avg300;
+        uint64_t total_usec;  /* cumulative stall time */
+} PsiLine;
+
+typedef struct PsiSample {
+        bool has_some, has_full;
+        PsiLine some, full;
+} PsiSample;
+
+typedef struct CgroupSample {
+        int version;             /* 0: no VMs' cgroup found, 1 or 2 */
+        char path[256];          /* below the cgroup root, e.g. "memory/machine" */
+        bool has_limit;          /* false: unlimited */
+        uint64_t limit_bytes;
+        uint64_t usage_bytes;
+        bool has_oom_kill;
+        uint64_t oom_kill_total; /* OOM kills inside the VMs' cgroup */
+} CgroupSample;
+
+typedef struct KsmValue {
+        char name[48];     /* sysfs file name, e.g. "pages_sharing" */
+        bool numeric;
+        int64_t value;     /* when numeric */
+        char text[48];     /* otherwise: the selected word, e.g. advisor_mode "scan-time" */
+} KsmValue;
+
+typedef struct KsmSample {
+        bool present;      /* /sys/kernel/mm/ksm exists */
+        size_t n_values;
+        KsmValue values[DENSITY_KSM_MAX];
+} KsmSample;
+
+typedef struct NumaNode {
+        int id;
+        uint64_t mem_total_bytes;
+        uint64_t mem_free_bytes;
+        char cpulist[128];
+} NumaNode;
+
+typedef struct NumaSample {
+        size_t n_nodes;
+        NumaNode nodes[DENSITY_MAX_NODES];
+} NumaSample;
+
+typedef struct HostSample {
+        MeminfoSample mem;
+        PsiSample psi;
+        CgroupSample cgroup;
+        KsmSample ksm;
+        NumaSample numa;
+} HostSample;
+
+typedef struct GuestNodeBytes {
+        int node;
+        uint64_t bytes;
+} GuestNodeBytes;
+
+typedef struct GuestSample {
+        char name[DENSITY_NAME_MAX];
+        char uuid[DENSITY_UUID_LEN];
+        int id;                       /* libvirt domain id */
+        pid_t pid;                    /* qemu process */
+
+        uint64_t rss_bytes;           /* host-side, /proc/PID/statm */
+
+        bool has_balloon;             /* balloon figures below are from the guest */
+        uint64_t balloon_actual_bytes;
+        uint64_t balloon_maximum_bytes;
+        bool has_unused, has_available, has_usable, has_disk_caches;
+        uint64_t unused_bytes;
+        uint64_t available_bytes;
+        uint64_t usable_bytes;
+        uint64_t disk_caches_bytes;
+        int64_t balloon_last_update;  /* guest clock, seconds; 0 unknown */
+        uint64_t stats_age_usec;      /* since the hypervisor last answered for it */
+        bool stale;                   /* stats stopped updating: do not trust them */
+
+        bool has_ksm;
+        uint64_t ksm_merging_bytes;   /* ksm_merging_pages * page size */
+        bool has_ksm_profit;
+        int64_t ksm_profit_bytes;     /* ksm_process_profit, may be negative */
+
+        size_t n_nodes;               /* per-NUMA-node memory, from cgroup numa_stat */
+        GuestNodeBytes nodes[DENSITY_MAX_NODES];
+} GuestSample;
+
+typedef struct Snapshot {
+        uint64_t timestamp_usec;      /* CLOCK_REALTIME when sampled */
+        uint64_t sample_duration_usec;
+        HostSample host;
+        bool hypervisor_connected;
+        char hypervisor_error[256];   /* last connection error, "" if none */
+        size_t n_guests;
+        GuestSample *guests;          /* sorted by rss_bytes, largest first */
+} Snapshot;
+
+/* Free the guest array and reset; accepts NULL. */
+void snapshot_clear(Snapshot *s);
+
+/* Bytes KSM saves: pages_sharing * page size; 0 if KSM is absent. */
+uint64_t snapshot_ksm_saved_bytes(const HostSample *h);
+
+/* Look up a numeric KSM value by file name. Return: 0 or -ENOENT. */
+int ksm_sample_get(const KsmSample *k, const char *name, int64_t *ret);

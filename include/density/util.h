@@ -1,0 +1,78 @@
+/* util: small helpers every module shares: cleanup attributes, file reading
+ * below an injectable root, number parsing, clocks and the runtime page size. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define USEC_PER_SEC  UINT64_C(1000000)
+#define USEC_PER_MSEC UINT64_C(1000)
+#define NSEC_PER_USEC UINT64_C(1000)
+
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline void freep(void *p) {
+        free(*(void **) p);
+}
+static inline void closep(int *fd) {
+        if (*fd >= 0)
+                close(*fd);
+}
+static inline void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
+}
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+
+/* Hand ownership out of a cleanup variable: *ret = TAKE_PTR(p). */
+#define TAKE_PTR(p) ({ __typeof__(p) _p = (p); (p) = NULL; _p; })
+#define TAKE_FD(fd) ({ int _fd = (fd); (fd) = -1; _fd; })
+
+/* The kernel's page size, read once (hosts may run 4 KiB or 64 KiB pages). */
+size_t page_size_bytes(void);
+
+/* CLOCK_MONOTONIC and CLOCK_REALTIME in microseconds. */
+uint64_t now_monotonic_usec(void);
+uint64_t now_realtime_usec(void);
+
+/**
+ * read_file_at() - read a whole (small, pseudo-)file below a root.
+ * @root: directory the path is relative to ("/proc", a fixture tree, ...);
+ *        NULL: @rel is used as it is (relative to the working directory)
+ * @rel:  path below @root, no leading slash needed
+ * @ret:  NUL-terminated contents, caller frees
+ * @ret_len: length without the NUL, may be NULL
+ *
+ * Return: 0, or negative errno (-ENOENT when the file is absent).
+ */
+int read_file_at(const char *root, const char *rel, char **ret, size_t *ret_len);
+
+/* Read a file holding one unsigned integer ("max" is reported as -ERANGE). */
+int read_u64_at(const char *root, const char *rel, uint64_t *ret);
+
+/* Parse a whole string as an unsigned/signed decimal integer (surrounding
+ * white space allowed). Return: 0 or -EINVAL/-ERANGE. */
+int parse_u64(const char *s, uint64_t *ret);
+int parse_i64(const char *s, int64_t *ret);
+
+/* Find "key" at the start of a line in buf followed by white space or ':'
+ * and parse the first number after it. Return: 0, -ENOENT or -EINVAL. */
+int find_key_u64(const char *buf, const char *key, uint64_t *ret);
+
+/* Join root and path into buf (a NULL root leaves b as it is).
+ * Return: 0 or -ENAMETOOLONG. */
+int path_join(char *buf, size_t size, const char *a, const char *b);
+
+/* Copy with truncation, always NUL-terminated. */
+void strscpy(char *dst, size_t size, const char *src);
+
+/* Write data to path atomically: temp file in the same directory, then
+ * rename. Return: 0 or negative errno; no temp file is left on failure. */
+int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);

@@ -1,0 +1,445 @@
+/* control: see include/density/control.h */
+#include "density/control.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "density/util.h"
+
+#define CONTROL_CALL_TIMEOUT_MSEC 10000
+#define MIB (1024.0 * 1024.0)
+#define GIB (1024.0 * 1024.0 * 1024.0)
+
+static const struct {
+        const char *name;
+        bool privileged;
+} control_commands[_CONTROL_COMMAND_MAX] = {
+        [CONTROL_STATUS] = { "status", false },
+        [CONTROL_RELOAD] = { "reload", true },
+};
+
+const char *control_command_name(ControlCommand c) {
+        return c < _CONTROL_COMMAND_MAX ? control_commands[c].name : NULL;
+}
+
+int control_command_from_name(const char *name, ControlCommand *ret) {
+        for (int i = 0; i < _CONTROL_COMMAND_MAX; i++)
+                if (strcmp(control_commands[i].name, name) == 0) {
+                        *ret = (ControlCommand) i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+bool control_command_privileged(ControlCommand c) {
+        return c < _CONTROL_COMMAND_MAX && control_commands[c].privileged;
+}
+
+int control_request_parse(const char *buf, ControlCommand *ret, char *err, size_t err_size) {
+        json_object *o = json_tokener_parse(buf);
+        json_object *cmd;
+        int r = 0;
+        if (!o || !json_object_is_type(o, json_type_object)) {
+                snprintf(err, err_size, "request is not a JSON object");
+                r = -EINVAL;
+        } else if (!json_object_object_get_ex(o, "command", &cmd) || !json_object_is_type(cmd, json_type_string)) {
+                snprintf(err, err_size, "request has no \"command\" string");
+                r = -EINVAL;
+        } else if (control_command_from_name(json_object_get_string(cmd), ret) < 0) {
+                snprintf(err, err_size, "unknown command \"%.64s\"", json_object_get_string(cmd));
+                r = -EINVAL;
+        }
+        json_object_put(o);
+        return r;
+}
+
+/* json-c has no unsigned 64-bit constructor before 0.14's uint64 on all
+ * builds; byte counts fit int64 comfortably. */
+static json_object *ju(uint64_t v) {
+        return json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t) v);
+}
+
+static void jadd(json_object *o, const char *k, json_object *v) {
+        json_object_object_add(o, k, v);
+}
+
+static json_object *control_host_json(const HostSample *h) {
+        json_object *o = json_object_new_object();
+        jadd(o, "mem_total_bytes", ju(h->mem.mem_total_bytes));
+        jadd(o, "mem_available_bytes", ju(h->mem.mem_available_bytes));
+        jadd(o, "anon_bytes", ju(h->mem.anon_bytes));
+        jadd(o, "swap_total_bytes", ju(h->mem.swap_total_bytes));
+        jadd(o, "swap_free_bytes", ju(h->mem.swap_free_bytes));
+        jadd(o, "page_size_bytes", ju(page_size_bytes()));
+
+        json_object *psi = NULL;
+        if (h->psi.has_some) {
+                psi = json_object_new_object();
+                const PsiLine *lines[] = { &h->psi.some, h->psi.has_full ? &h->psi.full : NULL };
+                const char *names[] = { "some", "full" };
+                for (size_t i = 0; i < 2; i++) {
+                        if (!lines[i])
+                                continue;
+                        json_object *l = json_object_new_object();
+                        jadd(l, "avg10", json_object_new_double(lines[i]->avg10));
+                        jadd(l, "avg60", json_object_new_double(lines[i]->avg60));
+                        jadd(l, "avg300", json_object_new_double(lines[i]->avg300));
+                        jadd(l, "total_usec", ju(lines[i]->total_usec));
+                        jadd(psi, names[i], l);
+                }
+        }
+        jadd(o, "psi", psi);
+
+        json_object *cg = NULL;
+        if (h->cgroup.version > 0) {
+                cg = json_object_new_object();
+                jadd(cg, "version", json_object_new_int(h->cgroup.version));
+                jadd(cg, "path", json_object_new_string(h->cgroup.path));
+                jadd(cg, "limit_bytes", h->cgroup.has_limit ? ju(h->cgroup.limit_bytes) : NULL);
+                jadd(cg, "usage_bytes", ju(h->cgroup.usage_bytes));
+                jadd(cg, "oom_kills", h->cgroup.has_oom_kill ? ju(h->cgroup.oom_kill_total) : NULL);
+        }
+        jadd(o, "cgroup", cg);
+
+        json_object *ksm = json_object_new_object();
+        jadd(ksm, "present", json_object_new_boolean(h->ksm.present));
+        jadd(ksm, "saved_bytes", ju(snapshot_ksm_saved_bytes(h)));
+        json_object *files = json_object_new_object();
+        for (size_t i = 0; i < h->ksm.n_values; i++) {
+                const KsmValue *v = &h->ksm.values[i];
+                jadd(files, v->name, v->numeric ? json_object_new_int64(v->value) : json_object_new_string(v->text));
+        }
+        jadd(ksm, "files", files);
+        jadd(o, "ksm", ksm);
+
+        json_object *numa = json_object_new_array();
+        for (size_t i = 0; i < h->numa.n_nodes; i++) {
+                const NumaNode *n = &h->numa.nodes[i];
+                json_object *no = json_object_new_object();
+                jadd(no, "node", json_object_new_int(n->id));
+                jadd(no, "mem_total_bytes", ju(n->mem_total_bytes));
+                jadd(no, "mem_free_bytes", ju(n->mem_free_bytes));
+                jadd(no, "cpulist", json_object_new_string(n->cpulist));
+                json_object_array_add(numa, no);
+        }
+        jadd(o, "numa", numa);
+        return o;
+}
+
+static json_object *control_guest_json(const GuestSample *g) {
+        json_object *o = json_object_new_object();
+        jadd(o, "name", json_object_new_string(g->name));
+        jadd(o, "uuid", json_object_new_string(g->uuid));
+        jadd(o, "id", json_object_new_int(g->id));
+        jadd(o, "pid", json_object_new_int((int) g->pid));
+        jadd(o, "rss_bytes", ju(g->rss_bytes));
+        jadd(o, "balloon_actual_bytes", g->has_balloon ? ju(g->balloon_actual_bytes) : NULL);
+        jadd(o, "balloon_maximum_bytes", g->has_balloon ? ju(g->balloon_maximum_bytes) : NULL);
+        jadd(o, "unused_bytes", g->has_unused ? ju(g->unused_bytes) : NULL);
+        jadd(o, "available_bytes", g->has_available ? ju(g->available_bytes) : NULL);
+        jadd(o, "usable_bytes", g->has_usable ? ju(g->usable_bytes) : NULL);
+        jadd(o, "disk_caches_bytes", g->has_disk_caches ? ju(g->disk_caches_bytes) : NULL);
+        jadd(o, "balloon_last_update", g->balloon_last_update ? json_object_new_int64(g->balloon_last_update) : NULL);
+        jadd(o, "stats_age_seconds", json_object_new_double((double) g->stats_age_usec / 1e6));
+        jadd(o, "ksm_merging_bytes", g->has_ksm ? ju(g->ksm_merging_bytes) : NULL);
+        jadd(o, "ksm_profit_bytes", g->has_ksm_profit ? json_object_new_int64(g->ksm_profit_bytes) : NULL);
+        json_object *nodes = json_object_new_array();
+        for (size_t i = 0; i < g->n_nodes; i++) {
+                json_object *n = json_object_new_object();
+                jadd(n, "node", json_object_new_int(g->nodes[i].node));
+                jadd(n, "bytes", ju(g->nodes[i].bytes));
+                json_object_array_add(nodes, n);
+        }
+        jadd(o, "numa_nodes", nodes);
+        jadd(o, "stale", json_object_new_boolean(g->stale));
+        return o;
+}
+
+json_object *control_status_json(const Snapshot *s, const ControlDaemonInfo *info) {
+        json_object *o = json_object_new_object();
+        if (!o)
+                return NULL;
+        jadd(o, "version", json_object_new_int(CONTROL_PROTOCOL_VERSION));
+        jadd(o, "timestamp", json_object_new_double((double) s->timestamp_usec / 1e6));
+
+        json_object *d = json_object_new_object();
+        jadd(d, "version", json_object_new_string(info->version));
+        jadd(d, "pid", json_object_new_int((int) info->pid));
+        jadd(d, "interval_seconds", json_object_new_double((double) info->interval_usec / 1e6));
+        jadd(d, "policy", json_object_new_string(info->policy_path));
+        jadd(d, "started", json_object_new_double((double) info->started_usec / 1e6));
+        jadd(d, "ticks", ju(info->ticks));
+        jadd(d, "sample_seconds", json_object_new_double((double) s->sample_duration_usec / 1e6));
+        json_object *hv = json_object_new_object();
+        jadd(hv, "uri", json_object_new_string(info->libvirt_uri));
+        jadd(hv, "connected", json_object_new_boolean(s->hypervisor_connected));
+        jadd(hv, "error", s->hypervisor_error[0] ? json_object_new_string(s->hypervisor_error) : NULL);
+        jadd(hv, "stats_round_seconds", json_object_new_double((double) info->hypervisor_round_usec / 1e6));
+        jadd(d, "hypervisor", hv);
+        jadd(o, "daemon", d);
+
+        jadd(o, "host", control_host_json(&s->host));
+        json_object *guests = json_object_new_array_ext((int) s->n_guests);
+        for (size_t i = 0; i < s->n_guests; i++)
+                json_object_array_add(guests, control_guest_json(&s->guests[i]));
+        jadd(o, "guests", guests);
+        return o;
+}
+
+static char *control_reply_finish(json_object *o) {
+        const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        char *s = NULL;
+        if (text && asprintf(&s, "%s\n", text) < 0)
+                s = NULL;
+        json_object_put(o);
+        return s;
+}
+
+char *control_reply_ok(json_object *status) {
+        json_object *o = json_object_new_object();
+        if (!o) {
+                json_object_put(status);
+                return NULL;
+        }
+        jadd(o, "ok", json_object_new_boolean(true));
+        if (status)
+                jadd(o, "status", status);
+        return control_reply_finish(o);
+}
+
+char *control_reply_error(const char *fmt, ...) {
+        char msg[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        json_object *o = json_object_new_object();
+        if (!o)
+                return NULL;
+        jadd(o, "ok", json_object_new_boolean(false));
+        jadd(o, "error", json_object_new_string(msg));
+        return control_reply_finish(o);
+}
+
+int control_call(const char *socket_path, ControlCommand cmd, json_object **ret, char *err, size_t err_size) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        if (strlen(socket_path) >= sizeof(sa.sun_path)) {
+                snprintf(err, err_size, "%s: socket path too long", socket_path);
+                return -ENAMETOOLONG;
+        }
+        strscpy(sa.sun_path, sizeof(sa.sun_path), socket_path);
+
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+                snprintf(err, err_size, "socket: %s", strerror(errno));
+                return -errno;
+        }
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                int r = -errno;
+                snprintf(err, err_size, "%s: %s", socket_path, strerror(errno));
+                return r;
+        }
+
+        char req[128];
+        int n = snprintf(req, sizeof(req), "{\"command\":\"%s\"}\n", control_command_name(cmd));
+        if (send(fd, req, (size_t) n, MSG_NOSIGNAL) != n) {
+                int r = errno ? -errno : -EIO;
+                snprintf(err, err_size, "sending request: %s", strerror(-r));
+                return r;
+        }
+
+        json_tokener *tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+        if (!tok)
+                return -ENOMEM;
+        json_object *reply = NULL;
+        int r = 0;
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                int k = poll(&p, 1, CONTROL_CALL_TIMEOUT_MSEC);
+                if (k == 0) {
+                        snprintf(err, err_size, "daemon did not answer within %d s", CONTROL_CALL_TIMEOUT_MSEC / 1000);
+                        r = -ETIMEDOUT;
+                        break;
+                }
+                if (k < 0 && errno == EINTR)
+                        continue;
+                char buf[65536];
+                ssize_t got = k < 0 ? -1 : read(fd, buf, sizeof(buf));
+                if (got < 0) {
+                        r = -errno;
+                        snprintf(err, err_size, "reading reply: %s", strerror(errno));
+                        break;
+                }
+                if (got == 0) {
+                        snprintf(err, err_size, "daemon closed the connection without a complete reply");
+                        r = -EPROTO;
+                        break;
+                }
+                reply = json_tokener_parse_ex(tok, buf, (int) got);
+                enum json_tokener_error je = json_tokener_get_error(tok);
+                if (reply)
+                        break;
+                if (je != json_tokener_continue) {
+                        snprintf(err, err_size, "bad reply: %s", json_tokener_error_desc(je));
+                        r = -EPROTO;
+                        break;
+                }
+        }
+        json_tokener_free(tok);
+        if (r < 0)
+                return r;
+        *ret = reply;
+        return 0;
+}
+
+/* Reading the status document back (densityctl's table). */
+
+static json_object *jget(json_object *o, const char *k) {
+        json_object *v = NULL;
+        if (!o || !json_object_object_get_ex(o, k, &v))
+                return NULL;
+        return v;
+}
+
+static bool jnum(json_object *o, const char *k, double *ret) {
+        json_object *v = jget(o, k);
+        if (!v || !(json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)))
+                return false;
+        *ret = json_object_get_double(v);
+        return true;
+}
+
+/* Human size: "512 B", "12.3 MiB", "20.1 GiB"; "-" when absent. */
+static const char *fmt_bytes(char *buf, size_t size, json_object *o, const char *k) {
+        double v;
+        if (!jnum(o, k, &v))
+                snprintf(buf, size, "-");
+        else if (v >= GIB)
+                snprintf(buf, size, "%.1f GiB", v / GIB);
+        else if (v >= MIB)
+                snprintf(buf, size, "%.1f MiB", v / MIB);
+        else
+                snprintf(buf, size, "%.0f KiB", v / 1024.0);
+        return buf;
+}
+
+static const char *fmt_mib(char *buf, size_t size, json_object *o, const char *k) {
+        double v;
+        if (!jnum(o, k, &v))
+                snprintf(buf, size, "-");
+        else
+                snprintf(buf, size, "%.0f", v / MIB);
+        return buf;
+}
+
+static const char *jstr(json_object *o, const char *k, const char *def) {
+        json_object *v = jget(o, k);
+        return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : def;
+}
+
+static void print_host(FILE *f, json_object *st) {
+        char a[32], b[32], c[32], d[32];
+        json_object *dm = jget(st, "daemon"), *hv = jget(dm, "hypervisor"), *h = jget(st, "host");
+        double v;
+
+        fprintf(f, "densityd %s, pid %d, interval %gs, policy %s\n", jstr(dm, "version", "?"),
+                json_object_get_int(jget(dm, "pid")), json_object_get_double(jget(dm, "interval_seconds")),
+                jstr(dm, "policy", "?"));
+        bool connected = json_object_get_boolean(jget(hv, "connected"));
+        fprintf(f, "Hypervisor  %s: %s%s%s\n", jstr(hv, "uri", "?"), connected ? "connected" : "NOT CONNECTED",
+                connected ? "" : ": ", connected ? "" : jstr(hv, "error", "no answer yet"));
+        fprintf(f, "Memory      total %s, available %s, anon %s, swap free %s of %s\n",
+                fmt_bytes(a, sizeof(a), h, "mem_total_bytes"), fmt_bytes(b, sizeof(b), h, "mem_available_bytes"),
+                fmt_bytes(c, sizeof(c), h, "anon_bytes"), fmt_bytes(d, sizeof(d), h, "swap_free_bytes"),
+                fmt_bytes(a, sizeof(a), h, "swap_total_bytes"));
+
+        json_object *cg = jget(h, "cgroup");
+        if (cg && !json_object_is_type(cg, json_type_null)) {
+                char oom[32] = "-";
+                if (jnum(cg, "oom_kills", &v))
+                        snprintf(oom, sizeof(oom), "%.0f", v);
+                fprintf(f, "VM budget   cgroup v%d %s: usage %s, limit %s, OOM kills %s\n",
+                        json_object_get_int(jget(cg, "version")), jstr(cg, "path", "?"),
+                        fmt_bytes(a, sizeof(a), cg, "usage_bytes"),
+                        jnum(cg, "limit_bytes", &v) ? fmt_bytes(b, sizeof(b), cg, "limit_bytes") : "none", oom);
+        } else
+                fprintf(f, "VM budget   no VMs' cgroup yet\n");
+
+        json_object *psi = jget(h, "psi");
+        if (psi && !json_object_is_type(psi, json_type_null)) {
+                json_object *some = jget(psi, "some"), *full = jget(psi, "full");
+                double s10 = 0, s60 = 0, f10 = 0, f60 = 0;
+                jnum(some, "avg10", &s10);
+                jnum(some, "avg60", &s60);
+                jnum(full, "avg10", &f10);
+                jnum(full, "avg60", &f60);
+                fprintf(f, "Pressure    some %.2f%% / %.2f%%, full %.2f%% / %.2f%% (avg10 / avg60)\n", s10, s60, f10,
+                        f60);
+        } else
+                fprintf(f, "Pressure    PSI not available\n");
+
+        json_object *ksm = jget(h, "ksm"), *files = jget(ksm, "files");
+        if (json_object_get_boolean(jget(ksm, "present"))) {
+                double run = 0, scan = 0, sleep = 0, scans = 0;
+                jnum(files, "run", &run);
+                jnum(files, "pages_to_scan", &scan);
+                jnum(files, "sleep_millisecs", &sleep);
+                jnum(files, "full_scans", &scans);
+                fprintf(f, "KSM         %s, %.0f pages every %.0f ms, %.0f full scans, saved %s\n",
+                        run == 1 ? "running" : run == 2 ? "unmerging" : "stopped", scan, sleep, scans,
+                        fmt_bytes(a, sizeof(a), ksm, "saved_bytes"));
+        } else
+                fprintf(f, "KSM         not available\n");
+
+        json_object *numa = jget(h, "numa");
+        size_t nn = numa ? json_object_array_length(numa) : 0;
+        for (size_t i = 0; i < nn; i++) {
+                json_object *n = json_object_array_get_idx(numa, i);
+                fprintf(f, "%s node%d total %s, free %s, cpus %s\n", i == 0 ? "NUMA       " : "           ",
+                        json_object_get_int(jget(n, "node")), fmt_bytes(a, sizeof(a), n, "mem_total_bytes"),
+                        fmt_bytes(b, sizeof(b), n, "mem_free_bytes"), jstr(n, "cpulist", "?"));
+        }
+}
+
+int control_status_print_table(FILE *f, json_object *st) {
+        json_object *guests = jget(st, "guests");
+        if (!jget(st, "host") || !guests || !json_object_is_type(guests, json_type_array))
+                return -EINVAL;
+        print_host(f, st);
+
+        size_t n = json_object_array_length(guests);
+        int w = 4;
+        for (size_t i = 0; i < n; i++) {
+                int l = (int) strlen(jstr(json_object_array_get_idx(guests, i), "name", ""));
+                if (l > w)
+                        w = l;
+        }
+        fprintf(f, "\n%zu guest%s\n", n, n == 1 ? "" : "s");
+        if (n == 0)
+                return 0;
+        fprintf(f, "%-*s %8s %15s %8s %8s %-6s %s\n", w, "NAME", "RSS", "BALLOON", "USABLE", "KSM", "NODES", "STALE");
+        fprintf(f, "%-*s %8s %15s %8s %8s %-6s %s\n", w, "", "MiB", "actual/max MiB", "MiB", "MiB", "", "");
+        for (size_t i = 0; i < n; i++) {
+                json_object *g = json_object_array_get_idx(guests, i);
+                char rss[32], act[32], max[32], usable[32], ksm[32], balloon[64], nodes[64] = "";
+                json_object *na = jget(g, "numa_nodes");
+                size_t nn = na ? json_object_array_length(na) : 0;
+                for (size_t k = 0; k < nn && strlen(nodes) < sizeof(nodes) - 8; k++)
+                        snprintf(nodes + strlen(nodes), sizeof(nodes) - strlen(nodes), "%s%d", k ? "," : "",
+                                 json_object_get_int(jget(json_object_array_get_idx(na, k), "node")));
+                snprintf(balloon, sizeof(balloon), "%s/%s", fmt_mib(act, sizeof(act), g, "balloon_actual_bytes"),
+                         fmt_mib(max, sizeof(max), g, "balloon_maximum_bytes"));
+                fprintf(f, "%-*s %8s %15s %8s %8s %-6s %s\n", w, jstr(g, "name", "?"),
+                        fmt_mib(rss, sizeof(rss), g, "rss_bytes"), balloon,
+                        fmt_mib(usable, sizeof(usable), g, "usable_bytes"),
+                        fmt_mib(ksm, sizeof(ksm), g, "ksm_merging_bytes"), nn ? nodes : "-",
+                        json_object_get_boolean(jget(g, "stale")) ? "stale" : "no");
+        }
+        return 0;
+}

@@ -1,0 +1,500 @@
+/* daemon: see include/density/daemon.h */
+#include "density/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "density/control.h"
+#include "density/log.h"
+#include "density/policy.h"
+#include "density/prom.h"
+#include "density/refresh.h"
+#include "density/util.h"
+
+/* Before the hypervisor's first answer, tick often so READY=1 and the first
+ * complete status come quickly; give up waiting after this long. */
+#define FIRST_SAMPLE_POLL_USEC (200 * USEC_PER_MSEC)
+#define FIRST_SAMPLE_MAX_WAIT_USEC (15 * USEC_PER_SEC)
+#define CLIENT_TIMEOUT_USEC (5 * USEC_PER_SEC)
+#define CLIENTS_MAX 64
+
+typedef struct Daemon {
+        DaemonOptions opts;
+        sd_event *event;
+        sd_event_source *tick_source;
+        sd_event_source *listen_source;
+        int listen_fd;
+        char socket_path[108];
+        unsigned n_clients;
+
+        Policy policy;
+        Refresher *refresher;
+        Sampler *sampler;
+
+        Snapshot snap;
+        bool have_snapshot;
+        bool ready;
+        uint64_t started_usec;     /* realtime */
+        uint64_t started_mono_usec;
+        uint64_t ticks;
+        uint64_t round_usec;
+
+        /* Last reported states, so a lasting failure is logged once. */
+        int last_prom_error;
+        int last_sample_error;
+        bool was_connected;
+        bool logged_connect_state;
+} Daemon;
+
+typedef struct Client {
+        Daemon *d;
+        int fd;
+        sd_event_source *io;
+        sd_event_source *timeout;
+        char in[CONTROL_REQUEST_MAX + 1];
+        size_t in_len;
+        char *out;
+        size_t out_len, out_off;
+} Client;
+
+static Client *client_free(Client *c) {
+        if (!c)
+                return NULL;
+        sd_event_source_disable_unref(c->io);
+        sd_event_source_disable_unref(c->timeout);
+        if (c->fd >= 0)
+                close(c->fd);
+        free(c->out);
+        c->d->n_clients--;
+        free(c);
+        return NULL;
+}
+
+static int daemon_apply_policy(Daemon *d, const Policy *p, bool initial) {
+        if (!initial && strcmp(p->control_socket, d->policy.control_socket) != 0 && !d->opts.socket_path)
+                log_warning("ControlSocket= changed to %s: takes effect when densityd restarts", p->control_socket);
+        char keep_socket[sizeof(d->policy.control_socket)];
+        strscpy(keep_socket, sizeof(keep_socket), d->policy.control_socket);
+        d->policy = *p;
+        if (!initial)
+                strscpy(d->policy.control_socket, sizeof(d->policy.control_socket), keep_socket);
+        if (d->opts.textfile_dir)
+                strscpy(d->policy.textfile_directory, sizeof(d->policy.textfile_directory), d->opts.textfile_dir);
+        if (d->refresher)
+                refresher_configure(d->refresher, d->policy.libvirt_uri, d->policy.interval_usec);
+        return 0;
+}
+
+/* Load the policy file. On errors, log each and keep what we have.
+ * Return: 0, or the number of errors. */
+static int daemon_load_policy(Daemon *d, bool initial) {
+        Policy p;
+        PolicyErrors errors = {};
+        int r = policy_load(d->opts.config_path, &p, &errors);
+        if (r > 0 && initial && !d->opts.config_explicit && access(d->opts.config_path, F_OK) < 0) {
+                log_notice("%s does not exist: using the built-in defaults", d->opts.config_path);
+                policy_defaults(&p);
+                r = 0;
+        }
+        if (r != 0) {
+                for (size_t i = 0; i < errors.n; i++)
+                        log_error("%s", errors.lines[i]);
+                if (r < 0)
+                        log_error("%s: %s", d->opts.config_path, strerror(-r));
+                if (!initial)
+                        log_error("reload failed: keeping the policy in force");
+                policy_errors_clear(&errors);
+                return r < 0 ? 1 : r;
+        }
+        policy_errors_clear(&errors);
+        daemon_apply_policy(d, &p, initial);
+        if (!initial) {
+                log_notice("reloaded %s", d->opts.config_path);
+                /* Tick now under the new interval. */
+                sd_event_source_set_time_relative(d->tick_source, 0);
+                sd_event_source_set_enabled(d->tick_source, SD_EVENT_ONESHOT);
+        }
+        return 0;
+}
+
+static void daemon_report_hypervisor(Daemon *d, const GuestTable *t) {
+        if (t->rounds == 0)
+                return;
+        if (d->logged_connect_state && t->connected == d->was_connected)
+                return;
+        if (t->connected)
+                log_notice("connected to %s: %zu running guest%s", d->policy.libvirt_uri, t->n, t->n == 1 ? "" : "s");
+        else
+                log_warning("hypervisor %s unreachable, retrying: %s", d->policy.libvirt_uri,
+                            t->error[0] ? t->error : "no answer");
+        d->was_connected = t->connected;
+        d->logged_connect_state = true;
+}
+
+static void daemon_write_prom(Daemon *d) {
+        int r = prom_write(d->policy.textfile_directory, &d->snap);
+        if (r < 0 && r != d->last_prom_error)
+                log_warning("cannot write %s/%s: %s (will keep trying)", d->policy.textfile_directory, PROM_FILENAME,
+                            strerror(-r));
+        else if (r == 0 && d->last_prom_error != 0)
+                log_notice("writing %s/%s again", d->policy.textfile_directory, PROM_FILENAME);
+        d->last_prom_error = r;
+}
+
+static void daemon_notify_status(Daemon *d) {
+        size_t stale = 0;
+        for (size_t i = 0; i < d->snap.n_guests; i++)
+                stale += d->snap.guests[i].stale;
+        char avail[32];
+        snprintf(avail, sizeof(avail), "%.0f MiB", (double) d->snap.host.mem.mem_available_bytes / (1024.0 * 1024.0));
+        sd_notifyf(false, "%sSTATUS=%zu guests (%zu stale), host available %s, KSM saves %.0f MiB%s",
+                   d->ready ? "" : "READY=1\n", d->snap.n_guests, stale, avail,
+                   (double) snapshot_ksm_saved_bytes(&d->snap.host) / (1024.0 * 1024.0),
+                   d->snap.hypervisor_connected ? "" : ", hypervisor unreachable");
+}
+
+static int daemon_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+        Daemon *d = userdata;
+        (void) s;
+        (void) usec;
+
+        GuestTable table = {};
+        if (refresher_get(d->refresher, &table) < 0) {
+                log_error("out of memory copying guest table");
+                goto rearm;
+        }
+        daemon_report_hypervisor(d, &table);
+        d->round_usec = table.round_usec;
+
+        Snapshot snap;
+        int r = sampler_tick(d->sampler, &table, d->policy.stale_after_usec, &snap);
+        if (r < 0) {
+                if (r != d->last_sample_error)
+                        log_error("cannot sample host memory: %s", strerror(-r));
+                d->last_sample_error = r;
+                goto rearm;
+        }
+        d->last_sample_error = 0;
+        snapshot_clear(&d->snap);
+        d->snap = snap;
+        d->have_snapshot = true;
+        d->ticks++;
+        daemon_write_prom(d);
+
+        bool first_round_done = table.rounds > 0;
+        bool waited_too_long = now_monotonic_usec() - d->started_mono_usec > FIRST_SAMPLE_MAX_WAIT_USEC;
+        if (d->ready || first_round_done || waited_too_long) {
+                if (!d->ready && !first_round_done)
+                        log_warning("no answer from the hypervisor yet: ready without guest figures");
+                daemon_notify_status(d);
+                if (!d->ready)
+                        log_info("first sample complete: %zu guests", d->snap.n_guests);
+                d->ready = true;
+        }
+
+rearm:;
+        uint64_t next = d->ready ? d->policy.interval_usec : FIRST_SAMPLE_POLL_USEC;
+        guest_table_clear(&table);
+        sd_event_source_set_time_relative(d->tick_source, next);
+        sd_event_source_set_enabled(d->tick_source, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+static bool client_is_root(int fd) {
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == 0;
+}
+
+static char *daemon_handle_request(Daemon *d, Client *c) {
+        ControlCommand cmd;
+        char err[256];
+        c->in[c->in_len] = '\0';
+        if (control_request_parse(c->in, &cmd, err, sizeof(err)) < 0)
+                return control_reply_error("%s", err);
+        if (control_command_privileged(cmd) && !client_is_root(c->fd))
+                return control_reply_error("'%s' changes the daemon and is for root only", control_command_name(cmd));
+
+        switch (cmd) {
+        case CONTROL_STATUS: {
+                if (!d->have_snapshot)
+                        return control_reply_error("no sample yet: densityd is starting");
+                ControlDaemonInfo info = {
+                        .version = DENSITY_VERSION,
+                        .pid = getpid(),
+                        .interval_usec = d->policy.interval_usec,
+                        .policy_path = d->opts.config_path,
+                        .libvirt_uri = d->policy.libvirt_uri,
+                        .started_usec = d->started_usec,
+                        .ticks = d->ticks,
+                        .hypervisor_round_usec = d->round_usec,
+                };
+                json_object *st = control_status_json(&d->snap, &info);
+                return st ? control_reply_ok(st) : NULL;
+        }
+        case CONTROL_RELOAD: {
+                int n = daemon_load_policy(d, false);
+                if (n > 0)
+                        return control_reply_error("%s has %d error%s: kept the policy in force (see the log)",
+                                                   d->opts.config_path, n, n == 1 ? "" : "s");
+                return control_reply_ok(NULL);
+        }
+        case _CONTROL_COMMAND_MAX:
+                break;
+        }
+        return control_reply_error("unhandled command");
+}
+
+static int client_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Client *c = userdata;
+        (void) s;
+
+        if (!c->out) {
+                if (revents & (EPOLLERR | EPOLLHUP) && !(revents & EPOLLIN)) {
+                        client_free(c);
+                        return 0;
+                }
+                ssize_t k = read(fd, c->in + c->in_len, CONTROL_REQUEST_MAX - c->in_len);
+                if (k < 0 && (errno == EAGAIN || errno == EINTR))
+                        return 0;
+                if (k <= 0) {
+                        client_free(c);
+                        return 0;
+                }
+                c->in_len += (size_t) k;
+                if (!memchr(c->in, '\n', c->in_len) && c->in_len < CONTROL_REQUEST_MAX)
+                        return 0;
+                c->out = c->in_len >= CONTROL_REQUEST_MAX && !memchr(c->in, '\n', c->in_len)
+                                 ? control_reply_error("request longer than %d bytes", CONTROL_REQUEST_MAX)
+                                 : daemon_handle_request(c->d, c);
+                if (!c->out) {
+                        log_error("out of memory building a control reply");
+                        client_free(c);
+                        return 0;
+                }
+                c->out_len = strlen(c->out);
+                sd_event_source_set_io_events(c->io, EPOLLOUT);
+                return 0;
+        }
+
+        ssize_t k = send(fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (k < 0 && (errno == EAGAIN || errno == EINTR))
+                return 0;
+        if (k < 0) {
+                client_free(c);
+                return 0;
+        }
+        c->out_off += (size_t) k;
+        if (c->out_off >= c->out_len)
+                client_free(c);
+        return 0;
+}
+
+static int client_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        (void) s;
+        (void) usec;
+        client_free(userdata);
+        return 0;
+}
+
+static int daemon_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Daemon *d = userdata;
+        (void) s;
+        (void) revents;
+
+        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0)
+                return 0;
+        if (d->n_clients >= CLIENTS_MAX) {
+                close(cfd); /* a client flood must not exhaust our descriptors */
+                return 0;
+        }
+        Client *c = calloc(1, sizeof(*c));
+        if (!c) {
+                close(cfd);
+                return 0;
+        }
+        c->d = d;
+        c->fd = cfd;
+        d->n_clients++;
+        if (sd_event_add_io(d->event, &c->io, cfd, EPOLLIN, client_io, c) < 0 ||
+            sd_event_add_time_relative(d->event, &c->timeout, CLOCK_MONOTONIC, CLIENT_TIMEOUT_USEC, 0,
+                                       client_timeout, c) < 0) {
+                client_free(c);
+                return 0;
+        }
+        sd_event_source_set_description(c->io, "control-client");
+        return 0;
+}
+
+static int daemon_listen(Daemon *d) {
+        const char *path = d->opts.socket_path ? d->opts.socket_path : d->policy.control_socket;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        if (strlen(path) >= sizeof(sa.sun_path)) {
+                log_error("%s: control socket path too long", path);
+                return -ENAMETOOLONG;
+        }
+        strscpy(sa.sun_path, sizeof(sa.sun_path), path);
+        strscpy(d->socket_path, sizeof(d->socket_path), path);
+
+        /* Create the parent (e.g. /run/densityd) if needed. */
+        char dir[sizeof(sa.sun_path)];
+        strscpy(dir, sizeof(dir), path);
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+                *slash = '\0';
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+                        log_error("cannot create %s: %s", dir, strerror(errno));
+                        return -errno;
+                }
+        }
+
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        /* A socket file left by a crashed daemon is removed; a live one
+         * means another densityd runs, and we must not steal its socket. */
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0) {
+                log_error("another densityd already listens on %s", path);
+                close(fd);
+                return -EADDRINUSE;
+        }
+        close(fd);
+        unlink(path);
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || chmod(path, 0666) < 0 || listen(fd, 64) < 0) {
+                int r = -errno;
+                log_error("cannot listen on %s: %s", path, strerror(errno));
+                close(fd);
+                return r;
+        }
+        d->listen_fd = fd;
+        int r = sd_event_add_io(d->event, &d->listen_source, fd, EPOLLIN, daemon_accept, d);
+        if (r < 0)
+                return r;
+        sd_event_source_set_description(d->listen_source, "control-socket");
+        return 0;
+}
+
+static int daemon_on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        (void) s;
+        (void) si;
+        log_info("SIGHUP: reloading %s", ((Daemon *) userdata)->opts.config_path);
+        daemon_load_policy(userdata, false);
+        return 0;
+}
+
+static int daemon_on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Daemon *d = userdata;
+        (void) s;
+        log_info("%s: stopping", strsignal((int) si->ssi_signo));
+        sd_notify(false, "STOPPING=1");
+        sd_event_exit(d->event, 0);
+        return 0;
+}
+
+static void daemon_cleanup(Daemon *d) {
+        sd_event_source_disable_unref(d->tick_source);
+        sd_event_source_disable_unref(d->listen_source);
+        if (d->listen_fd >= 0) {
+                close(d->listen_fd);
+                unlink(d->socket_path);
+        }
+        /* Metrics of a stopped daemon would look current to Prometheus. */
+        if (d->ticks > 0) {
+                char path[PATH_MAX];
+                if (path_join(path, sizeof(path), d->policy.textfile_directory, PROM_FILENAME) == 0)
+                        unlink(path);
+        }
+        refresher_free(d->refresher);
+        sampler_free(d->sampler);
+        snapshot_clear(&d->snap);
+        sd_event_unref(d->event);
+}
+
+int daemon_run(const DaemonOptions *opts) {
+        Daemon d = { .opts = *opts, .listen_fd = -1 };
+        int r;
+
+        if (!d.opts.ops)
+                d.opts.ops = &virt_libvirt_ops;
+        d.started_usec = now_realtime_usec();
+        d.started_mono_usec = now_monotonic_usec();
+        policy_defaults(&d.policy);
+        if (daemon_load_policy(&d, true) != 0)
+                return EXIT_FAILURE;
+
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        r = sd_event_default(&d.event);
+        if (r < 0) {
+                log_error("sd-event: %s", strerror(-r));
+                return EXIT_FAILURE;
+        }
+        if ((r = sd_event_add_signal(d.event, NULL, SIGTERM, daemon_on_exit_signal, &d)) < 0 ||
+            (r = sd_event_add_signal(d.event, NULL, SIGINT, daemon_on_exit_signal, &d)) < 0 ||
+            (r = sd_event_add_signal(d.event, NULL, SIGHUP, daemon_on_sighup, &d)) < 0 ||
+            (r = sd_event_set_watchdog(d.event, true)) < 0) {
+                log_error("sd-event setup: %s", strerror(-r));
+                goto fail;
+        }
+
+        r = sampler_new(&d.opts.roots, &d.sampler);
+        if (r >= 0)
+                r = refresher_new(d.opts.ops, d.opts.ops_userdata, d.policy.libvirt_uri, d.policy.interval_usec,
+                                  &d.refresher);
+        if (r < 0) {
+                log_error("out of memory");
+                goto fail;
+        }
+        r = daemon_listen(&d);
+        if (r < 0)
+                goto fail;
+        r = refresher_start(d.refresher);
+        if (r < 0) {
+                log_error("cannot start the hypervisor thread: %s", strerror(-r));
+                goto fail;
+        }
+
+        r = sd_event_add_time_relative(d.event, &d.tick_source, CLOCK_MONOTONIC, 0, 0, daemon_tick, &d);
+        if (r < 0) {
+                log_error("cannot add the tick timer: %s", strerror(-r));
+                goto fail;
+        }
+        sd_event_source_set_description(d.tick_source, "tick");
+
+        char iv[32];
+        policy_format_duration(d.policy.interval_usec, iv, sizeof(iv));
+        log_info("densityd %s starting: policy %s, interval %s, hypervisor %s (%s), socket %s", DENSITY_VERSION,
+                 d.opts.config_path, iv, d.policy.libvirt_uri, d.opts.ops->name, d.socket_path);
+
+        r = sd_event_loop(d.event);
+        daemon_cleanup(&d);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+
+fail:
+        daemon_cleanup(&d);
+        return EXIT_FAILURE;
+}

@@ -1,0 +1,131 @@
+/* ksm: see include/density/ksm.h */
+#include "density/ksm.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "density/util.h"
+
+int ksm_value_parse(const char *name, const char *buf, KsmValue *ret) {
+        KsmValue v = {};
+        strscpy(v.name, sizeof(v.name), name);
+
+        char text[256];
+        strscpy(text, sizeof(text), buf);
+        text[strcspn(text, "\n")] = '\0';
+        if (text[0] == '\0')
+                return -EINVAL;
+
+        if (parse_i64(text, &v.value) == 0) {
+                v.numeric = true;
+        } else {
+                const char *open = strchr(text, '['), *close = open ? strchr(open, ']') : NULL;
+                if (open && close) {
+                        size_t n = (size_t) (close - open - 1);
+                        if (n >= sizeof(v.text))
+                                n = sizeof(v.text) - 1;
+                        memcpy(v.text, open + 1, n);
+                        v.text[n] = '\0';
+                } else
+                        strscpy(v.text, sizeof(v.text), text);
+        }
+        *ret = v;
+        return 0;
+}
+
+static int ksm_value_cmp(const void *a, const void *b) {
+        return strcmp(((const KsmValue *) a)->name, ((const KsmValue *) b)->name);
+}
+
+int ksm_read(const char *sys_root, KsmSample *ret) {
+        char dir[PATH_MAX];
+        int r = path_join(dir, sizeof(dir), sys_root, "kernel/mm/ksm");
+        if (r < 0)
+                return r;
+
+        KsmSample k = {};
+        DIR *d = opendir(dir);
+        if (!d) {
+                if (errno != ENOENT)
+                        return -errno;
+                *ret = k;
+                return 0;
+        }
+        k.present = true;
+        struct dirent *de;
+        while ((de = readdir(d)) && k.n_values < DENSITY_KSM_MAX) {
+                if (de->d_name[0] == '.' || (de->d_type != DT_REG && de->d_type != DT_UNKNOWN))
+                        continue;
+                _cleanup_free_ char *buf = NULL;
+                if (read_file_at(dir, de->d_name, &buf, NULL) < 0)
+                        continue; /* write-only or vanished: not a sample */
+                if (ksm_value_parse(de->d_name, buf, &k.values[k.n_values]) == 0)
+                        k.n_values++;
+        }
+        closedir(d);
+        qsort(k.values, k.n_values, sizeof(k.values[0]), ksm_value_cmp);
+        *ret = k;
+        return 0;
+}
+
+int ksm_sample_get(const KsmSample *k, const char *name, int64_t *ret) {
+        for (size_t i = 0; i < k->n_values; i++)
+                if (k->values[i].numeric && strcmp(k->values[i].name, name) == 0) {
+                        *ret = k->values[i].value;
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+int ksm_stat_parse(const char *buf, KsmProcess *ret) {
+        KsmProcess p = {};
+        uint64_t v;
+        if (find_key_u64(buf, "ksm_merging_pages", &v) == 0) {
+                p.has_merging = true;
+                p.merging_pages = v;
+        }
+        /* ksm_process_profit can be negative (metadata outweighs merging). */
+        const char *pp = strstr(buf, "ksm_process_profit ");
+        if (pp) {
+                char line[64];
+                strscpy(line, sizeof(line), pp + strlen("ksm_process_profit "));
+                line[strcspn(line, "\n")] = '\0';
+                if (parse_i64(line, &p.profit_bytes) == 0)
+                        p.has_profit = true;
+        }
+        if (!p.has_merging && !p.has_profit)
+                return -EINVAL;
+        *ret = p;
+        return 0;
+}
+
+int ksm_process_read(const char *proc_root, pid_t pid, KsmProcess *ret) {
+        char rel[64];
+        _cleanup_free_ char *buf = NULL;
+
+        snprintf(rel, sizeof(rel), "%d/ksm_stat", (int) pid);
+        int r = read_file_at(proc_root, rel, &buf, NULL);
+        if (r == 0)
+                return ksm_stat_parse(buf, ret);
+        if (r != -ENOENT)
+                return r;
+
+        /* 5.19 .. 6.0 have only ksm_merging_pages. */
+        snprintf(rel, sizeof(rel), "%d/ksm_merging_pages", (int) pid);
+        uint64_t pages;
+        r = read_u64_at(proc_root, rel, &pages);
+        if (r < 0)
+                return r;
+        *ret = (KsmProcess) { .has_merging = true, .merging_pages = pages };
+        return 0;
+}
+
+uint64_t snapshot_ksm_saved_bytes(const HostSample *h) {
+        int64_t sharing;
+        if (!h->ksm.present || ksm_sample_get(&h->ksm, "pages_sharing", &sharing) < 0 || sharing < 0)
+                return 0;
+        return (uint64_t) sharing * page_size_bytes();
+}

@@ -1,0 +1,73 @@
+/* numa: see include/density/numa.h */
+#include "density/numa.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "density/util.h"
+
+int numa_node_meminfo_parse(const char *buf, NumaNode *node) {
+        bool total = false, free_ = false;
+        for (const char *l = buf; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+                int id;
+                char key[64];
+                unsigned long long kib;
+                if (sscanf(l, "Node %d %63[^:]: %llu kB", &id, key, &kib) != 3)
+                        continue;
+                if (strcmp(key, "MemTotal") == 0) {
+                        node->mem_total_bytes = kib * 1024;
+                        total = true;
+                } else if (strcmp(key, "MemFree") == 0) {
+                        node->mem_free_bytes = kib * 1024;
+                        free_ = true;
+                }
+        }
+        return total && free_ ? 0 : -EINVAL;
+}
+
+static int numa_node_cmp(const void *a, const void *b) {
+        return ((const NumaNode *) a)->id - ((const NumaNode *) b)->id;
+}
+
+int numa_read(const char *sys_root, NumaSample *ret) {
+        char dir[PATH_MAX];
+        int r = path_join(dir, sizeof(dir), sys_root, "devices/system/node");
+        if (r < 0)
+                return r;
+
+        NumaSample s = {};
+        DIR *d = opendir(dir);
+        if (!d) {
+                if (errno != ENOENT)
+                        return -errno;
+                *ret = s;
+                return 0;
+        }
+        struct dirent *de;
+        while ((de = readdir(d)) && s.n_nodes < DENSITY_MAX_NODES) {
+                int id;
+                char tail;
+                if (sscanf(de->d_name, "node%d%c", &id, &tail) != 1 || id < 0)
+                        continue;
+                NumaNode n = { .id = id };
+                char rel[PATH_MAX];
+                _cleanup_free_ char *mem = NULL, *cpus = NULL;
+
+                snprintf(rel, sizeof(rel), "%s/meminfo", de->d_name);
+                if (read_file_at(dir, rel, &mem, NULL) < 0 || numa_node_meminfo_parse(mem, &n) < 0)
+                        continue;
+                snprintf(rel, sizeof(rel), "%s/cpulist", de->d_name);
+                if (read_file_at(dir, rel, &cpus, NULL) == 0) {
+                        strscpy(n.cpulist, sizeof(n.cpulist), cpus);
+                        n.cpulist[strcspn(n.cpulist, "\n")] = '\0';
+                }
+                s.nodes[s.n_nodes++] = n;
+        }
+        closedir(d);
+        qsort(s.nodes, s.n_nodes, sizeof(s.nodes[0]), numa_node_cmp);
+        *ret = s;
+        return 0;
+}

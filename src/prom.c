@@ -1,0 +1,256 @@
+/* prom: see include/density/prom.h */
+#include "density/prom.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "density/util.h"
+
+static void prom_family(FILE *f, const char *name, const char *type, const char *help) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Label values escape backslash, double quote and newline. */
+static void prom_label_value(FILE *f, const char *v) {
+        for (; *v; v++) {
+                if (*v == '\\')
+                        fputs("\\\\", f);
+                else if (*v == '"')
+                        fputs("\\\"", f);
+                else if (*v == '\n')
+                        fputs("\\n", f);
+                else
+                        fputc(*v, f);
+        }
+}
+
+static void prom_u64(FILE *f, const char *name, const char *type, const char *help, uint64_t v) {
+        prom_family(f, name, type, help);
+        fprintf(f, "%s %llu\n", name, (unsigned long long) v);
+}
+
+/* KSM sysfs files we export, and how. Files not listed still show in
+ * `densityctl status --json`; they are left out here because their unit
+ * is not known to us. */
+static const struct {
+        const char *file;
+        const char *metric;
+        const char *type;
+        double scale;
+        const char *help;
+} ksm_metrics[] = {
+        { "run", "density_ksm_run", "gauge", 1, "KSM run mode (0 stopped, 1 running, 2 unmerge)." },
+        { "pages_to_scan", "density_ksm_pages_to_scan", "gauge", 1, "Pages ksmd scans per wake-up." },
+        { "sleep_millisecs", "density_ksm_sleep_seconds", "gauge", 1e-3, "Time ksmd sleeps between scans." },
+        { "pages_shared", "density_ksm_pages_shared", "gauge", 1, "Shared KSM pages in use." },
+        { "pages_sharing", "density_ksm_pages_sharing", "gauge", 1, "Pages deduplicated onto shared pages." },
+        { "pages_unshared", "density_ksm_pages_unshared", "gauge", 1, "Unique pages KSM keeps checking." },
+        { "pages_volatile", "density_ksm_pages_volatile", "gauge", 1, "Pages changing too fast to merge." },
+        { "pages_skipped", "density_ksm_pages_skipped", "gauge", 1, "Pages smart scan skipped." },
+        { "full_scans", "density_ksm_full_scans_total", "counter", 1, "Completed full KSM scans." },
+        { "general_profit", "density_ksm_general_profit_bytes", "gauge", 1, "Memory KSM saves net of its metadata." },
+        { "ksm_zero_pages", "density_ksm_zero_pages", "gauge", 1, "Empty pages merged with the zero page." },
+        { "use_zero_pages", "density_ksm_use_zero_pages", "gauge", 1, "Whether empty pages merge with the zero page." },
+        { "merge_across_nodes", "density_ksm_merge_across_nodes", "gauge", 1, "Whether KSM merges across NUMA nodes." },
+        { "max_page_sharing", "density_ksm_max_page_sharing", "gauge", 1, "Most pages sharing one KSM page." },
+        { "stable_node_chains", "density_ksm_stable_node_chains", "gauge", 1, "KSM stable node chains." },
+        { "stable_node_dups", "density_ksm_stable_node_dups", "gauge", 1, "KSM stable node duplicates." },
+        { "smart_scan", "density_ksm_smart_scan", "gauge", 1, "Whether smart scan is on." },
+        { "advisor_max_cpu", "density_ksm_advisor_max_cpu_percent", "gauge", 1, "KSM advisor CPU ceiling in percent." },
+        { "advisor_target_scan_time", "density_ksm_advisor_target_scan_time_seconds", "gauge", 1, "KSM advisor target scan time." },
+};
+
+static void prom_host(FILE *f, const Snapshot *s) {
+        const HostSample *h = &s->host;
+
+        prom_u64(f, "density_host_memory_total_bytes", "gauge", "Host MemTotal.", h->mem.mem_total_bytes);
+        prom_u64(f, "density_host_memory_available_bytes", "gauge", "Host MemAvailable.", h->mem.mem_available_bytes);
+        prom_u64(f, "density_host_anon_bytes", "gauge", "Host AnonPages.", h->mem.anon_bytes);
+        prom_u64(f, "density_host_swap_total_bytes", "gauge", "Host SwapTotal.", h->mem.swap_total_bytes);
+        prom_u64(f, "density_host_swap_free_bytes", "gauge", "Host SwapFree.", h->mem.swap_free_bytes);
+        prom_u64(f, "density_host_page_size_bytes", "gauge", "Host page size.", page_size_bytes());
+
+        if (h->psi.has_some) {
+                const struct {
+                        const char *kind;
+                        bool has;
+                        const PsiLine *l;
+                } lines[] = { { "some", h->psi.has_some, &h->psi.some }, { "full", h->psi.has_full, &h->psi.full } };
+                prom_family(f, "density_host_memory_pressure_ratio", "gauge",
+                            "Share of time tasks stalled on memory (PSI), by kind and averaging window.");
+                for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
+                        if (!lines[i].has)
+                                continue;
+                        fprintf(f, "density_host_memory_pressure_ratio{kind=\"%s\",window=\"10s\"} %.4f\n",
+                                lines[i].kind, lines[i].l->avg10 / 100.0);
+                        fprintf(f, "density_host_memory_pressure_ratio{kind=\"%s\",window=\"60s\"} %.4f\n",
+                                lines[i].kind, lines[i].l->avg60 / 100.0);
+                        fprintf(f, "density_host_memory_pressure_ratio{kind=\"%s\",window=\"300s\"} %.4f\n",
+                                lines[i].kind, lines[i].l->avg300 / 100.0);
+                }
+                prom_family(f, "density_host_memory_pressure_stall_seconds_total", "counter",
+                            "Total time tasks stalled on memory (PSI), by kind.");
+                for (size_t i = 0; i < ELEMENTSOF(lines); i++)
+                        if (lines[i].has)
+                                fprintf(f, "density_host_memory_pressure_stall_seconds_total{kind=\"%s\"} %.6f\n",
+                                        lines[i].kind, (double) lines[i].l->total_usec / 1e6);
+        }
+
+        if (h->cgroup.version > 0) {
+                prom_u64(f, "density_machine_memory_usage_bytes", "gauge",
+                         "Memory charged to the VMs' cgroup.", h->cgroup.usage_bytes);
+                if (h->cgroup.has_limit)
+                        prom_u64(f, "density_machine_memory_limit_bytes", "gauge",
+                                 "Memory limit of the VMs' cgroup (absent when unlimited).", h->cgroup.limit_bytes);
+                if (h->cgroup.has_oom_kill)
+                        prom_u64(f, "density_machine_oom_kills_total", "counter",
+                                 "Processes the kernel OOM killer killed in the VMs' cgroup.", h->cgroup.oom_kill_total);
+        }
+
+        prom_u64(f, "density_ksm_present", "gauge", "Whether the kernel has KSM.", h->ksm.present);
+        if (h->ksm.present) {
+                for (size_t i = 0; i < ELEMENTSOF(ksm_metrics); i++) {
+                        int64_t v;
+                        if (ksm_sample_get(&h->ksm, ksm_metrics[i].file, &v) < 0)
+                                continue;
+                        prom_family(f, ksm_metrics[i].metric, ksm_metrics[i].type, ksm_metrics[i].help);
+                        fprintf(f, "%s %.15g\n", ksm_metrics[i].metric, (double) v * ksm_metrics[i].scale);
+                }
+                prom_u64(f, "density_ksm_saved_bytes", "gauge", "Memory KSM saves: pages_sharing times page size.",
+                         snapshot_ksm_saved_bytes(h));
+        }
+
+        if (h->numa.n_nodes > 0) {
+                prom_family(f, "density_numa_node_memory_total_bytes", "gauge", "NUMA node MemTotal.");
+                for (size_t i = 0; i < h->numa.n_nodes; i++)
+                        fprintf(f, "density_numa_node_memory_total_bytes{node=\"%d\"} %llu\n", h->numa.nodes[i].id,
+                                (unsigned long long) h->numa.nodes[i].mem_total_bytes);
+                prom_family(f, "density_numa_node_memory_free_bytes", "gauge", "NUMA node MemFree.");
+                for (size_t i = 0; i < h->numa.n_nodes; i++)
+                        fprintf(f, "density_numa_node_memory_free_bytes{node=\"%d\"} %llu\n", h->numa.nodes[i].id,
+                                (unsigned long long) h->numa.nodes[i].mem_free_bytes);
+        }
+}
+
+typedef enum GuestField {
+        G_RSS,
+        G_ACTUAL,
+        G_MAXIMUM,
+        G_UNUSED,
+        G_AVAILABLE,
+        G_USABLE,
+        G_DISK_CACHES,
+        G_KSM_MERGING,
+        G_KSM_PROFIT,
+        G_STALE,
+        G_STATS_AGE,
+} GuestField;
+
+static const struct {
+        GuestField field;
+        const char *metric;
+        const char *help;
+} guest_metrics[] = {
+        { G_RSS, "density_guest_rss_bytes", "Host-side resident memory of the guest's qemu process." },
+        { G_ACTUAL, "density_guest_balloon_actual_bytes", "Memory the guest currently has (balloon actual)." },
+        { G_MAXIMUM, "density_guest_balloon_maximum_bytes", "Memory the guest may have at most." },
+        { G_UNUSED, "density_guest_unused_bytes", "Memory the guest reports unused." },
+        { G_AVAILABLE, "density_guest_available_bytes", "Memory the guest kernel sees in total." },
+        { G_USABLE, "density_guest_usable_bytes", "Memory the guest could use without swapping." },
+        { G_DISK_CACHES, "density_guest_disk_caches_bytes", "Guest page cache that can be reclaimed." },
+        { G_KSM_MERGING, "density_guest_ksm_merging_bytes", "Guest memory KSM has merged." },
+        { G_KSM_PROFIT, "density_guest_ksm_profit_bytes", "KSM profit for the guest's process, net of metadata." },
+        { G_STALE, "density_guest_stale", "1 when the guest's balloon stats stopped updating and are not trusted." },
+        { G_STATS_AGE, "density_guest_stats_age_seconds", "Time since the hypervisor last answered for the guest." },
+};
+
+/* Return false where the guest has no such figure. */
+static bool guest_value(const GuestSample *g, GuestField field, double *ret) {
+        switch (field) {
+        case G_RSS: *ret = (double) g->rss_bytes; return true;
+        case G_ACTUAL: *ret = (double) g->balloon_actual_bytes; return g->has_balloon;
+        case G_MAXIMUM: *ret = (double) g->balloon_maximum_bytes; return g->has_balloon;
+        case G_UNUSED: *ret = (double) g->unused_bytes; return g->has_unused;
+        case G_AVAILABLE: *ret = (double) g->available_bytes; return g->has_available;
+        case G_USABLE: *ret = (double) g->usable_bytes; return g->has_usable;
+        case G_DISK_CACHES: *ret = (double) g->disk_caches_bytes; return g->has_disk_caches;
+        case G_KSM_MERGING: *ret = (double) g->ksm_merging_bytes; return g->has_ksm;
+        case G_KSM_PROFIT: *ret = (double) g->ksm_profit_bytes; return g->has_ksm_profit;
+        case G_STALE: *ret = g->stale; return true;
+        case G_STATS_AGE: *ret = (double) g->stats_age_usec / 1e6; return true;
+        }
+        return false;
+}
+
+static void prom_guests(FILE *f, const Snapshot *s) {
+        prom_u64(f, "density_guests", "gauge", "Running guests densityd sees.", s->n_guests);
+        prom_u64(f, "density_hypervisor_up", "gauge", "Whether the hypervisor connection works.",
+                 s->hypervisor_connected);
+        for (size_t m = 0; m < ELEMENTSOF(guest_metrics); m++) {
+                bool header = false;
+                for (size_t i = 0; i < s->n_guests; i++) {
+                        double v;
+                        if (!guest_value(&s->guests[i], guest_metrics[m].field, &v))
+                                continue;
+                        if (!header) {
+                                prom_family(f, guest_metrics[m].metric, "gauge", guest_metrics[m].help);
+                                header = true;
+                        }
+                        fprintf(f, "%s{domain=\"", guest_metrics[m].metric);
+                        prom_label_value(f, s->guests[i].name);
+                        fprintf(f, "\"} %.15g\n", v);
+                }
+        }
+        bool header = false;
+        for (size_t i = 0; i < s->n_guests; i++)
+                for (size_t k = 0; k < s->guests[i].n_nodes; k++) {
+                        if (!header) {
+                                prom_family(f, "density_guest_numa_memory_bytes", "gauge",
+                                            "Guest memory on each NUMA node (cgroup numa_stat).");
+                                header = true;
+                        }
+                        fprintf(f, "density_guest_numa_memory_bytes{domain=\"");
+                        prom_label_value(f, s->guests[i].name);
+                        fprintf(f, "\",node=\"%d\"} %llu\n", s->guests[i].nodes[k].node,
+                                (unsigned long long) s->guests[i].nodes[k].bytes);
+                }
+}
+
+int prom_render(const Snapshot *s, char **ret, size_t *ret_len) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return -ENOMEM;
+
+        prom_host(f, s);
+        prom_guests(f, s);
+        prom_family(f, "density_sample_duration_seconds", "gauge", "Time the last tick spent sampling.");
+        fprintf(f, "density_sample_duration_seconds %.6f\n", (double) s->sample_duration_usec / 1e6);
+        prom_family(f, "density_last_sample_timestamp_seconds", "gauge", "When the last tick sampled.");
+        fprintf(f, "density_last_sample_timestamp_seconds %.3f\n", (double) s->timestamp_usec / 1e6);
+
+        if (fclose(f) != 0) {
+                free(buf);
+                return -ENOMEM;
+        }
+        *ret = buf;
+        *ret_len = len;
+        return 0;
+}
+
+int prom_write(const char *dir, const Snapshot *s) {
+        char path[PATH_MAX];
+        int r = path_join(path, sizeof(path), dir, PROM_FILENAME);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        r = prom_render(s, &buf, &len);
+        if (r < 0)
+                return r;
+        return write_file_atomic(path, buf, len, 0644);
+}

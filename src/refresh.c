@@ -1,0 +1,208 @@
+/* refresh: see include/density/refresh.h */
+#include "density/refresh.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "density/util.h"
+
+/* After a failed connect, retry sooner than a whole interval so that a
+ * restarted libvirtd is found again within a tick or two. */
+#define REFRESH_RETRY_USEC (1 * USEC_PER_SEC)
+
+struct Refresher {
+        const VirtOps *ops;
+        void *userdata;
+
+        pthread_mutex_t lock; /* guards everything below */
+        pthread_cond_t wake;
+        char uri[512];
+        bool uri_changed;
+        uint64_t interval_usec;
+        bool stop;
+        bool started;
+        pthread_t thread;
+        GuestTable table;
+
+        VirtConn *conn; /* only the worker touches it */
+};
+
+void guest_table_clear(GuestTable *t) {
+        free(t->domains);
+        *t = (GuestTable) {};
+}
+
+int refresher_new(const VirtOps *ops, void *userdata, const char *uri, uint64_t interval_usec,
+                  Refresher **ret) {
+        Refresher *r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        r->ops = ops;
+        r->userdata = userdata;
+        strscpy(r->uri, sizeof(r->uri), uri);
+        r->interval_usec = interval_usec;
+        pthread_mutex_init(&r->lock, NULL);
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&r->wake, &attr);
+        pthread_condattr_destroy(&attr);
+        *ret = r;
+        return 0;
+}
+
+static int uuid_cmp(const void *a, const void *b) {
+        return strcmp(((const VirtDomainStats *) a)->uuid, ((const VirtDomainStats *) b)->uuid);
+}
+
+void refresh_merge(const VirtDomainStats *prev, size_t n_prev, VirtDomainStats *fresh, size_t n_fresh,
+                   uint64_t now_usec) {
+        for (size_t i = 0; i < n_fresh; i++) {
+                VirtDomainStats *f = &fresh[i];
+                bool answered = f->has_current || f->has_last_update || f->has_usable;
+                f->fetched_usec = now_usec;
+                if (answered)
+                        continue;
+                /* prev is sorted by uuid (refresh keeps it so). */
+                const VirtDomainStats *p = bsearch(f, prev, n_prev, sizeof(*prev), uuid_cmp);
+                if (p) {
+                        VirtDomainStats keep = *p;
+                        strscpy(keep.name, sizeof(keep.name), f->name);
+                        keep.id = f->id;
+                        *f = keep;
+                }
+        }
+        qsort(fresh, n_fresh, sizeof(*fresh), uuid_cmp);
+}
+
+static void refresher_publish_error(Refresher *r, const char *error) {
+        pthread_mutex_lock(&r->lock);
+        r->table.connected = false;
+        strscpy(r->table.error, sizeof(r->table.error), error);
+        r->table.rounds++;
+        pthread_mutex_unlock(&r->lock);
+}
+
+void refresher_run_once(Refresher *r) {
+        char error[256] = "";
+        char uri[512];
+        uint64_t start = now_monotonic_usec();
+
+        pthread_mutex_lock(&r->lock);
+        strscpy(uri, sizeof(uri), r->uri);
+        bool reconnect = r->uri_changed;
+        r->uri_changed = false;
+        pthread_mutex_unlock(&r->lock);
+
+        if (reconnect && r->conn) {
+                r->ops->close(r->conn);
+                r->conn = NULL;
+        }
+        if (!r->conn && r->ops->open(r->userdata, uri, &r->conn, error, sizeof(error)) < 0) {
+                r->conn = NULL;
+                refresher_publish_error(r, error);
+                return;
+        }
+
+        VirtDomainStats *fresh = NULL;
+        size_t n = 0;
+        int k = r->ops->all_stats(r->conn, &fresh, &n, error, sizeof(error));
+        if (k < 0) {
+                if (k == -ECONNRESET || k == -ENOTCONN) {
+                        r->ops->close(r->conn);
+                        r->conn = NULL;
+                }
+                refresher_publish_error(r, error);
+                return;
+        }
+
+        uint64_t now = now_monotonic_usec();
+        pthread_mutex_lock(&r->lock);
+        refresh_merge(r->table.domains, r->table.n, fresh, n, now);
+        free(r->table.domains);
+        r->table.domains = fresh;
+        r->table.n = n;
+        r->table.connected = true;
+        r->table.error[0] = '\0';
+        r->table.rounds++;
+        r->table.round_usec = now - start;
+        pthread_mutex_unlock(&r->lock);
+}
+
+static void *refresher_main(void *arg) {
+        Refresher *r = arg;
+        for (;;) {
+                uint64_t start = now_monotonic_usec();
+                refresher_run_once(r);
+
+                pthread_mutex_lock(&r->lock);
+                uint64_t wait = r->table.connected ? r->interval_usec : REFRESH_RETRY_USEC;
+                if (wait > r->interval_usec)
+                        wait = r->interval_usec;
+                uint64_t deadline = start + wait;
+                while (!r->stop && !r->uri_changed && now_monotonic_usec() < deadline) {
+                        struct timespec ts = { .tv_sec = (time_t) (deadline / USEC_PER_SEC),
+                                               .tv_nsec = (long) (deadline % USEC_PER_SEC) * 1000 };
+                        pthread_cond_timedwait(&r->wake, &r->lock, &ts);
+                }
+                bool stop = r->stop;
+                pthread_mutex_unlock(&r->lock);
+                if (stop)
+                        break;
+        }
+        return NULL;
+}
+
+int refresher_start(Refresher *r) {
+        int k = pthread_create(&r->thread, NULL, refresher_main, r);
+        if (k != 0)
+                return -k;
+        r->started = true;
+        return 0;
+}
+
+int refresher_configure(Refresher *r, const char *uri, uint64_t interval_usec) {
+        pthread_mutex_lock(&r->lock);
+        if (strcmp(r->uri, uri) != 0) {
+                strscpy(r->uri, sizeof(r->uri), uri);
+                r->uri_changed = true;
+        }
+        r->interval_usec = interval_usec;
+        pthread_cond_signal(&r->wake);
+        pthread_mutex_unlock(&r->lock);
+        return 0;
+}
+
+int refresher_get(Refresher *r, GuestTable *ret) {
+        pthread_mutex_lock(&r->lock);
+        GuestTable t = r->table;
+        t.domains = malloc((t.n ? t.n : 1) * sizeof(*t.domains));
+        if (t.domains && t.n)
+                memcpy(t.domains, r->table.domains, t.n * sizeof(*t.domains));
+        pthread_mutex_unlock(&r->lock);
+        if (!t.domains)
+                return -ENOMEM;
+        *ret = t;
+        return 0;
+}
+
+Refresher *refresher_free(Refresher *r) {
+        if (!r)
+                return NULL;
+        if (r->started) {
+                pthread_mutex_lock(&r->lock);
+                r->stop = true;
+                pthread_cond_signal(&r->wake);
+                pthread_mutex_unlock(&r->lock);
+                pthread_join(r->thread, NULL);
+        }
+        r->ops->close(r->conn);
+        guest_table_clear(&r->table);
+        pthread_mutex_destroy(&r->lock);
+        pthread_cond_destroy(&r->wake);
+        free(r);
+        return NULL;
+}

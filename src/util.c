@@ -1,0 +1,211 @@
+/* util: see include/density/util.h */
+#include "density/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+size_t page_size_bytes(void) {
+        static size_t cached;
+        if (cached == 0) {
+                long v = sysconf(_SC_PAGESIZE);
+                cached = v > 0 ? (size_t) v : 4096;
+        }
+        return cached;
+}
+
+static uint64_t clock_usec(clockid_t id) {
+        struct timespec ts;
+        clock_gettime(id, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+uint64_t now_monotonic_usec(void) {
+        return clock_usec(CLOCK_MONOTONIC);
+}
+
+uint64_t now_realtime_usec(void) {
+        return clock_usec(CLOCK_REALTIME);
+}
+
+int path_join(char *buf, size_t size, const char *a, const char *b) {
+        int n;
+        if (!a) {
+                n = snprintf(buf, size, "%s", b);
+                return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
+        }
+        while (b[0] == '/')
+                b++;
+        if (a[0] == '\0' || strcmp(a, "/") == 0)
+                n = snprintf(buf, size, "/%s", b);
+        else
+                n = snprintf(buf, size, "%s/%s", a, b);
+        if (n < 0 || (size_t) n >= size)
+                return -ENAMETOOLONG;
+        return 0;
+}
+
+void strscpy(char *dst, size_t size, const char *src) {
+        if (size == 0)
+                return;
+        size_t n = strnlen(src, size - 1);
+        memcpy(dst, src, n);
+        dst[n] = '\0';
+}
+
+int read_file_at(const char *root, const char *rel, char **ret, size_t *ret_len) {
+        char path[PATH_MAX];
+        int r = path_join(path, sizeof(path), root, rel);
+        if (r < 0)
+                return r;
+
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+
+        /* procfs and sysfs report size 0: grow the buffer as we read. */
+        size_t size = 4096, len = 0;
+        _cleanup_free_ char *buf = malloc(size);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                if (len + 1 >= size) {
+                        if (size >= (size_t) 64 << 20)
+                                return -EFBIG;
+                        char *n = realloc(buf, size * 2);
+                        if (!n)
+                                return -ENOMEM;
+                        buf = n;
+                        size *= 2;
+                }
+                ssize_t k = read(fd, buf + len, size - len - 1);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                len += (size_t) k;
+        }
+        buf[len] = '\0';
+        if (ret_len)
+                *ret_len = len;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int parse_u64(const char *s, uint64_t *ret) {
+        while (*s == ' ' || *s == '\t')
+                s++;
+        if (*s == '-' || *s == '\0')
+                return -EINVAL;
+        errno = 0;
+        char *end;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (end == s)
+                return -EINVAL;
+        while (*end == ' ' || *end == '\t' || *end == '\n')
+                end++;
+        if (*end != '\0')
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int parse_i64(const char *s, int64_t *ret) {
+        while (*s == ' ' || *s == '\t')
+                s++;
+        if (*s == '\0')
+                return -EINVAL;
+        errno = 0;
+        char *end;
+        long long v = strtoll(s, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (end == s)
+                return -EINVAL;
+        while (*end == ' ' || *end == '\t' || *end == '\n')
+                end++;
+        if (*end != '\0')
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int read_u64_at(const char *root, const char *rel, uint64_t *ret) {
+        _cleanup_free_ char *buf = NULL;
+        int r = read_file_at(root, rel, &buf, NULL);
+        if (r < 0)
+                return r;
+        if (strncmp(buf, "max", 3) == 0)
+                return -ERANGE;
+        return parse_u64(buf, ret);
+}
+
+int find_key_u64(const char *buf, const char *key, uint64_t *ret) {
+        size_t klen = strlen(key);
+        for (const char *p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+                if (strncmp(p, key, klen) != 0)
+                        continue;
+                const char *v = p + klen;
+                if (*v != ' ' && *v != '\t' && *v != ':' && *v != '=')
+                        continue;
+                while (*v == ' ' || *v == '\t' || *v == ':' || *v == '=')
+                        v++;
+                errno = 0;
+                char *end;
+                unsigned long long n = strtoull(v, &end, 10);
+                if (end == v || errno == ERANGE)
+                        return -EINVAL;
+                *ret = n;
+                return 0;
+        }
+        return -ENOENT;
+}
+
+int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode) {
+        char tmp[PATH_MAX];
+        int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int) getpid());
+        if (n < 0 || (size_t) n >= sizeof(tmp))
+                return -ENAMETOOLONG;
+
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+        if (fd < 0)
+                return -errno;
+        size_t off = 0;
+        while (off < len) {
+                ssize_t k = write(fd, data + off, len - off);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        int r = -errno;
+                        close(fd);
+                        unlink(tmp);
+                        return r;
+                }
+                off += (size_t) k;
+        }
+        /* fsync is skipped on purpose: the file is rewritten every tick and
+         * a torn write after a crash is replaced within one interval. */
+        int r = fchmod(fd, mode) < 0 ? -errno : 0;
+        if (close(fd) < 0 && r == 0)
+                r = -errno;
+        if (r < 0) {
+                unlink(tmp);
+                return r;
+        }
+        if (rename(tmp, path) < 0) {
+                r = -errno;
+                unlink(tmp);
+                return r;
+        }
+        return 0;
+}
