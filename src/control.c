@@ -193,7 +193,7 @@ json_object *control_status_json(const Snapshot *s, const ControlDaemonInfo *inf
 }
 
 static char *control_reply_finish(json_object *o) {
-        const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         char *s = NULL;
         if (text && asprintf(&s, "%s\n", text) < 0)
                 s = NULL;
@@ -344,7 +344,7 @@ static const char *jstr(json_object *o, const char *k, const char *def) {
 }
 
 static void print_host(FILE *f, json_object *st) {
-        char a[32], b[32], c[32], d[32];
+        char a[32], b[32], c[32], d[32], e[32];
         json_object *dm = jget(st, "daemon"), *hv = jget(dm, "hypervisor"), *h = jget(st, "host");
         double v;
 
@@ -357,7 +357,7 @@ static void print_host(FILE *f, json_object *st) {
         fprintf(f, "Memory      total %s, available %s, anon %s, swap free %s of %s\n",
                 fmt_bytes(a, sizeof(a), h, "mem_total_bytes"), fmt_bytes(b, sizeof(b), h, "mem_available_bytes"),
                 fmt_bytes(c, sizeof(c), h, "anon_bytes"), fmt_bytes(d, sizeof(d), h, "swap_free_bytes"),
-                fmt_bytes(a, sizeof(a), h, "swap_total_bytes"));
+                fmt_bytes(e, sizeof(e), h, "swap_total_bytes"));
 
         json_object *cg = jget(h, "cgroup");
         if (cg && !json_object_is_type(cg, json_type_null)) {

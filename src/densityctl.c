@@ -100,8 +100,8 @@ int main(int argc, char **argv) {
         } else if (cmd == CONTROL_STATUS) {
                 json_object_object_get_ex(reply, "status", &v);
                 if (json)
-                        printf("%s\n", json_object_to_json_string_ext(v, JSON_C_TO_STRING_PRETTY |
-                                                                                 JSON_C_TO_STRING_SPACED));
+                        printf("%s\n", json_object_to_json_string_ext(v, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
                 else if (control_status_print_table(stdout, v) < 0) {
                         fprintf(stderr, "densityctl: the daemon's status document is incomplete\n");
                         status = EXIT_FAILURE;
