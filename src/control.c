@@ -65,6 +65,20 @@ static json_object *ju(uint64_t v) {
         return json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t) v);
 }
 
+/* A double with at most `decimals` decimals and no trailing zeros, so the
+ * document shows 0.00053, not 0.00052999999999999998. */
+static json_object *jd(double v, int decimals) {
+        char buf[64];
+        snprintf(buf, sizeof(buf), "%.*f", decimals, v);
+        char *dot = strchr(buf, '.');
+        if (dot) {
+                char *e = buf + strlen(buf) - 1;
+                while (e > dot + 1 && *e == '0')
+                        *e-- = '\0';
+        }
+        return json_object_new_double_s(v, buf);
+}
+
 static void jadd(json_object *o, const char *k, json_object *v) {
         json_object_object_add(o, k, v);
 }
@@ -87,9 +101,9 @@ static json_object *control_host_json(const HostSample *h) {
                         if (!lines[i])
                                 continue;
                         json_object *l = json_object_new_object();
-                        jadd(l, "avg10", json_object_new_double(lines[i]->avg10));
-                        jadd(l, "avg60", json_object_new_double(lines[i]->avg60));
-                        jadd(l, "avg300", json_object_new_double(lines[i]->avg300));
+                        jadd(l, "avg10", jd(lines[i]->avg10, 2));
+                        jadd(l, "avg60", jd(lines[i]->avg60, 2));
+                        jadd(l, "avg300", jd(lines[i]->avg300, 2));
                         jadd(l, "total_usec", ju(lines[i]->total_usec));
                         jadd(psi, names[i], l);
                 }
@@ -146,7 +160,7 @@ static json_object *control_guest_json(const GuestSample *g) {
         jadd(o, "usable_bytes", g->has_usable ? ju(g->usable_bytes) : NULL);
         jadd(o, "disk_caches_bytes", g->has_disk_caches ? ju(g->disk_caches_bytes) : NULL);
         jadd(o, "balloon_last_update", g->balloon_last_update ? json_object_new_int64(g->balloon_last_update) : NULL);
-        jadd(o, "stats_age_seconds", json_object_new_double((double) g->stats_age_usec / 1e6));
+        jadd(o, "stats_age_seconds", jd((double) g->stats_age_usec / 1e6, 3));
         jadd(o, "ksm_merging_bytes", g->has_ksm ? ju(g->ksm_merging_bytes) : NULL);
         jadd(o, "ksm_profit_bytes", g->has_ksm_profit ? json_object_new_int64(g->ksm_profit_bytes) : NULL);
         json_object *nodes = json_object_new_array();
@@ -166,21 +180,21 @@ json_object *control_status_json(const Snapshot *s, const ControlDaemonInfo *inf
         if (!o)
                 return NULL;
         jadd(o, "version", json_object_new_int(CONTROL_PROTOCOL_VERSION));
-        jadd(o, "timestamp", json_object_new_double((double) s->timestamp_usec / 1e6));
+        jadd(o, "timestamp", jd((double) s->timestamp_usec / 1e6, 3));
 
         json_object *d = json_object_new_object();
         jadd(d, "version", json_object_new_string(info->version));
         jadd(d, "pid", json_object_new_int((int) info->pid));
-        jadd(d, "interval_seconds", json_object_new_double((double) info->interval_usec / 1e6));
+        jadd(d, "interval_seconds", jd((double) info->interval_usec / 1e6, 6));
         jadd(d, "policy", json_object_new_string(info->policy_path));
-        jadd(d, "started", json_object_new_double((double) info->started_usec / 1e6));
+        jadd(d, "started", jd((double) info->started_usec / 1e6, 3));
         jadd(d, "ticks", ju(info->ticks));
-        jadd(d, "sample_seconds", json_object_new_double((double) s->sample_duration_usec / 1e6));
+        jadd(d, "sample_seconds", jd((double) s->sample_duration_usec / 1e6, 6));
         json_object *hv = json_object_new_object();
         jadd(hv, "uri", json_object_new_string(info->libvirt_uri));
         jadd(hv, "connected", json_object_new_boolean(s->hypervisor_connected));
         jadd(hv, "error", s->hypervisor_error[0] ? json_object_new_string(s->hypervisor_error) : NULL);
-        jadd(hv, "stats_round_seconds", json_object_new_double((double) info->hypervisor_round_usec / 1e6));
+        jadd(hv, "stats_round_seconds", jd((double) info->hypervisor_round_usec / 1e6, 6));
         jadd(d, "hypervisor", hv);
         jadd(o, "daemon", d);
 

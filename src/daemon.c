@@ -83,9 +83,18 @@ static Client *client_free(Client *c) {
         return NULL;
 }
 
+static void daemon_remove_prom(Daemon *d) {
+        char path[PATH_MAX];
+        if (path_join(path, sizeof(path), d->policy.textfile_directory, PROM_FILENAME) == 0)
+                unlink(path);
+}
+
 static int daemon_apply_policy(Daemon *d, const Policy *p, bool initial) {
         if (!initial && strcmp(p->control_socket, d->policy.control_socket) != 0 && !d->opts.socket_path)
                 log_warning("ControlSocket= changed to %s: takes effect when densityd restarts", p->control_socket);
+        if (!initial && d->ticks > 0 && !d->opts.textfile_dir &&
+            strcmp(p->textfile_directory, d->policy.textfile_directory) != 0)
+                daemon_remove_prom(d); /* nobody would update it any more */
         char keep_socket[sizeof(d->policy.control_socket)];
         strscpy(keep_socket, sizeof(keep_socket), d->policy.control_socket);
         d->policy = *p;
@@ -193,6 +202,9 @@ static int daemon_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         d->have_snapshot = true;
         d->ticks++;
         daemon_write_prom(d);
+        log_debug("tick %llu: %zu guests, sampled in %llu us, hypervisor %s (last bulk call %llu us)",
+                  (unsigned long long) d->ticks, snap.n_guests, (unsigned long long) snap.sample_duration_usec,
+                  table.connected ? "connected" : "unreachable", (unsigned long long) table.round_usec);
 
         bool first_round_done = table.rounds > 0;
         bool waited_too_long = now_monotonic_usec() - d->started_mono_usec > FIRST_SAMPLE_MAX_WAIT_USEC;
@@ -417,11 +429,8 @@ static void daemon_cleanup(Daemon *d) {
                 unlink(d->socket_path);
         }
         /* Metrics of a stopped daemon would look current to Prometheus. */
-        if (d->ticks > 0) {
-                char path[PATH_MAX];
-                if (path_join(path, sizeof(path), d->policy.textfile_directory, PROM_FILENAME) == 0)
-                        unlink(path);
-        }
+        if (d->ticks > 0)
+                daemon_remove_prom(d);
         refresher_free(d->refresher);
         sampler_free(d->sampler);
         snapshot_clear(&d->snap);

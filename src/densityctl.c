@@ -23,6 +23,7 @@ static void usage(FILE *f) {
                 "  -h, --help         show this help\n"
                 "      --version      show the version\n"
                 "\n"
+                "Environment: DENSITYD_SOCKET sets the socket when --socket is not given.\n"
                 "Exit status: 0 ok, 1 the daemon refused or failed, 2 usage error,\n"
                 "3 densityd is not running. See densityctl(8).\n",
                 CONTROL_DEFAULT_SOCKET);

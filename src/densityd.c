@@ -30,8 +30,8 @@ static void usage(FILE *f) {
                 "      --version            show the version\n"
                 "\n"
                 "Signals: SIGHUP reloads the policy (a bad file keeps the one in force),\n"
-                "SIGTERM stops. See densityd(8), densityd-policy(5), densityctl(8).\n",
-                DENSITY_POLICY_PATH);
+                "SIGTERM or SIGINT stops. See densityd(8), densityd-policy(5), densityctl(8).\n",
+                POLICY_DEFAULT_PATH);
 }
 
 static int check_config(const char *path) {
@@ -69,7 +69,7 @@ int main(int argc, char **argv) {
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
         };
-        DaemonOptions o = { .config_path = DENSITY_POLICY_PATH, .roots = roots_default };
+        DaemonOptions o = { .config_path = POLICY_DEFAULT_PATH, .roots = roots_default };
         bool check = false;
         const char *check_path = NULL;
         int c;

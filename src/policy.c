@@ -110,10 +110,17 @@ static int parse_duration(const char *v, uint64_t *ret) {
                 { "sec", USEC_PER_SEC }, { "min", 60 * USEC_PER_SEC }, { "h", 3600 * USEC_PER_SEC },
         };
         char *end;
-        if (!isdigit((unsigned char) v[0]))
+        size_t digits = strspn(v, "0123456789");
+        if (digits == 0 || (v[digits] == '.' && !isdigit((unsigned char) v[digits + 1])))
+                return -EINVAL; /* also refuses strtod's hex and exponents */
+        if (v[digits] == '.')
+                digits += 1 + strspn(v + digits + 1, "0123456789");
+        if (v[digits] != '\0' && !isalpha((unsigned char) v[digits]) && !isspace((unsigned char) v[digits]))
                 return -EINVAL;
         errno = 0;
         double d = strtod(v, &end);
+        if (end != v + digits)
+                return -EINVAL;
         if (errno == ERANGE || d < 0)
                 return -ERANGE;
         while (isspace((unsigned char) *end))
@@ -250,9 +257,17 @@ static char *policy_reader(char *str, int num, void *stream) {
         ParseState *st = stream;
         if (*st->pos == '\0')
                 return NULL;
+        if (st->line == 0 && strncmp(st->pos, "\xEF\xBB\xBF", 3) == 0)
+                st->pos += 3; /* UTF-8 byte-order mark */
         const char *nl = strchr(st->pos, '\n');
         size_t len = nl ? (size_t) (nl - st->pos) : strlen(st->pos);
         st->line++;
+        /* Leading white space is dropped: inih would take an indented line
+         * as the continuation of the previous value. */
+        while (len > 0 && (*st->pos == ' ' || *st->pos == '\t')) {
+                st->pos++;
+                len--;
+        }
         reader_check_line(st, st->pos, len);
         if (len + 2 > (size_t) num) {
                 parse_error(st, st->line, "line too long (at most %d characters)", num - 2);

@@ -163,7 +163,7 @@ static const struct {
         { G_DISK_CACHES, "density_guest_disk_caches_bytes", "Guest page cache that can be reclaimed." },
         { G_KSM_MERGING, "density_guest_ksm_merging_bytes", "Guest memory KSM has merged." },
         { G_KSM_PROFIT, "density_guest_ksm_profit_bytes", "KSM profit for the guest's process, net of metadata." },
-        { G_STALE, "density_guest_stale", "1 when the guest's balloon stats stopped updating and are not trusted." },
+        { G_STALE, "density_guest_stale", "1 when the guest's balloon stats are missing or stopped updating, so are not trusted." },
         { G_STATS_AGE, "density_guest_stats_age_seconds", "Time since the hypervisor last answered for the guest." },
 };
 

@@ -134,6 +134,7 @@ void refresher_run_once(Refresher *r) {
 
 static void *refresher_main(void *arg) {
         Refresher *r = arg;
+        pthread_setname_np(pthread_self(), "density-virt");
         for (;;) {
                 uint64_t start = now_monotonic_usec();
                 refresher_run_once(r);

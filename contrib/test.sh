@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine (run as root):
+# installs what is missing, builds, runs the unit, fixtures and system
+# suites (system: a real libvirtd and real tiny QEMU guests, started here),
+# then builds again with AddressSanitizer + UndefinedBehaviorSanitizer
+# (clang) and runs the unit and fixtures suites there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "test.sh: run as root (it installs packages and starts libvirtd and guests)" >&2
+	exit 1
+fi
+
+contrib/deps.sh build test sanitize testbed
+
+setup() { # setup DIR [meson options...]
+	local dir=$1
+	shift
+	if [ -f "$dir/build.ninja" ]; then
+		meson setup --reconfigure "$dir" "$@" >/dev/null
+	else
+		meson setup "$dir" "$@" >/dev/null
+	fi
+	meson compile -C "$dir" >/dev/null
+}
+
+summary=$(mktemp)
+trap 'rm -f "$summary"' EXIT
+run() { # run DIR SUITES...: meson test, its summary kept for the total
+	local dir=$1 args=()
+	shift
+	for s in "$@"; do args+=(--suite "$s"); done
+	local rc=0
+	meson test -C "$dir" --print-errorlogs "${args[@]}" | tee -a "$summary" || rc=$?
+	return $rc
+}
+
+rc=0
+echo "== build (gcc, -Werror) and run unit, fixtures, system"
+setup build
+run build unit fixtures system || rc=1
+
+echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer (clang), run unit, fixtures"
+export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+CC=clang setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+	-Dc_args=-fno-sanitize-recover=all
+run build-asan unit fixtures || rc=1
+
+# One closing line over both runs.
+awk '/^Ok:/ {ok += $2} /^Fail:/ {f += $2} /^Unexpected Pass:/ {f += $3} /^Timeout:/ {f += $2}
+     /^Skipped:/ {s += $2} END {printf "%d passed, %d failed, %d skipped\n", ok, f, s}' "$summary"
+exit $rc

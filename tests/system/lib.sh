@@ -1,0 +1,72 @@
+# Shared by the system tests and benchmarks: start and stop densityd on the
+# testbed, query it, tidy up on exit. Source it; set SRC and BUILD first.
+# shellcheck shell=bash
+
+TB="$SRC/contrib/testbed/testbed.sh"
+DENSITYD="$BUILD/densityd"
+DENSITYCTL="$BUILD/densityctl"
+DAEMON_PID=
+
+# write_policy DIR INTERVAL: a policy whose socket and textfile live in DIR.
+write_policy() {
+	mkdir -p "$1/prom"
+	cat >"$1/policy.conf" <<EOT
+[Daemon]
+Interval=$2
+StaleAfter=30s
+ControlSocket=$1/densityd.sock
+TextfileDirectory=$1/prom
+EOT
+}
+
+# start_daemon DIR: densityd in the background, log in DIR/daemon.log;
+# waits until its status answers.
+start_daemon() {
+	"$DENSITYD" --config "$1/policy.conf" >"$1/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	local i
+	for i in $(seq 1 100); do
+		ctl "$1" status >/dev/null 2>&1 && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "densityd did not come up; its log:" >&2
+	cat "$1/daemon.log" >&2
+	return 1
+}
+
+stop_daemon() {
+	[ -n "$DAEMON_PID" ] || return 0
+	kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null
+	DAEMON_PID=
+}
+
+ctl() {
+	local dir=$1
+	shift
+	"$DENSITYCTL" --socket "$dir/densityd.sock" "$@"
+}
+
+# libvirtd_pid: the running libvirtd's PID (from its pid file), or nothing.
+libvirtd_pid() {
+	local p
+	p=$(cat /run/libvirtd.pid 2>/dev/null) || return 0
+	kill -0 "$p" 2>/dev/null && echo "$p"
+}
+
+libvirtd_answers() { timeout 5 virsh -c qemu:///system version >/dev/null 2>&1; }
+
+# restart_libvirtd: as an operator would; the guests' qemu processes live on.
+restart_libvirtd() {
+	if command -v systemctl >/dev/null && systemctl is-active -q libvirtd 2>/dev/null; then
+		systemctl restart libvirtd
+		return
+	fi
+	local p
+	p=$(libvirtd_pid)
+	if [ -n "$p" ]; then
+		kill "$p"
+		while kill -0 "$p" 2>/dev/null; do sleep 0.1; done
+	fi
+	libvirtd -d
+}

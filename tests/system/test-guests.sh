@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# System test: densityd against a real libvirtd and real testbed guests.
+# Every running guest is seen with RSS and balloon stats that agree with
+# virsh; the Prometheus textfile passes promtool; a destroyed guest leaves
+# status and the textfile within two ticks; libvirtd killed and restarted
+# is found again within two ticks; SIGHUP with a bad policy keeps the good
+# one. Output: TAP.
+set -uo pipefail
+
+SRC=${DENSITY_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+BUILD=${DENSITY_BUILD:-$SRC/build}
+. "$SRC/tests/system/lib.sh"
+
+N=${SYSTEM_GUESTS:-3}
+INTERVAL=2  # seconds; the test's "two ticks" are 2 * INTERVAL
+SLACK=1     # seconds for our own polling
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "1..0 # SKIP needs root (libvirt qemu:///system, cgroups, KSM sysfs)"
+	exit 77
+fi
+for t in jq promtool; do
+	command -v $t >/dev/null || { echo "Bail out! $t missing: run contrib/deps.sh test"; exit 1; }
+done
+
+WORK=$(mktemp -d /tmp/densityd-system.XXXXXX)
+cleanup() {
+	stop_daemon
+	"$TB" down >/dev/null 2>&1 || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+check() { # check DESCRIPTION COMMAND...
+	local d=$1
+	shift
+	if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+diag() { echo "# $*"; }
+
+now() { echo "${EPOCHREALTIME/./}"; } # microseconds
+elapsed() { # seconds since START (from now), two decimals
+	local d=$(($(now) - $1))
+	printf '%d.%02d' $((d / 1000000)) $((d % 1000000 / 10000))
+}
+# wait_for SECONDS COMMAND...: poll until COMMAND succeeds.
+wait_for() {
+	local limit=$(($1 * 1000000)) start
+	shift
+	start=$(now)
+	while ! "$@"; do
+		[ $(($(now) - start)) -gt $limit ] && return 1
+		sleep 0.2
+	done
+}
+
+echo "1..12"
+
+if ! "$TB" up "$N" 2>"$WORK/testbed.log"; then
+	echo "Bail out! testbed up $N failed:"
+	sed 's/^/# /' "$WORK/testbed.log"
+	exit 1
+fi
+diag "$(tail -n 1 "$WORK/testbed.log")"
+
+write_policy "$WORK" "${INTERVAL}s"
+start_daemon "$WORK" || { echo "Bail out! densityd did not start"; exit 1; }
+
+status_json() { ctl "$WORK" status --json >"$WORK/status.json" 2>"$WORK/ctl.err"; }
+guests_with_balloon() {
+	status_json && [ "$(jq '[.guests[] | select(.balloon_actual_bytes != null and .usable_bytes != null and .stale == false)] | length' "$WORK/status.json")" -ge "$1" ]
+}
+
+# 1: all guests seen, with balloon figures
+check "all $N guests appear with balloon stats within 20 s" wait_for 20 guests_with_balloon "$N"
+
+# 2: every running guest, RSS > 0
+every_guest_has_rss() {
+	status_json || return 1
+	local name bad=0
+	for name in $(virsh -c qemu:///system list --name --state-running); do
+		local rss
+		rss=$(jq --arg n "$name" '.guests[] | select(.name == $n) | .rss_bytes' "$WORK/status.json")
+		if [ -z "$rss" ] || [ "$rss" -le 0 ]; then
+			diag "$name: rss_bytes '$rss'"
+			bad=1
+		fi
+	done
+	return $bad
+}
+check "every running guest is listed with rss_bytes > 0" every_guest_has_rss
+
+# 3: agrees with virsh dommemstat within one stats period
+agrees_with_virsh() {
+	local name bad=0
+	for name in $(virsh -c qemu:///system list --name --state-running); do
+		local vs act usable rss
+		vs=$(virsh -c qemu:///system dommemstat "$name")
+		status_json || return 1
+		act=$(awk '$1 == "actual" {print $2 * 1024}' <<<"$vs")
+		usable=$(awk '$1 == "usable" {print $2 * 1024}' <<<"$vs")
+		rss=$(awk '$1 == "rss" {print $2 * 1024}' <<<"$vs")
+		local j
+		j=$(jq -c --arg n "$name" '.guests[] | select(.name == $n)' "$WORK/status.json")
+		local jact jusable jrss
+		jact=$(jq '.balloon_actual_bytes' <<<"$j")
+		jusable=$(jq '.usable_bytes' <<<"$j")
+		jrss=$(jq '.rss_bytes' <<<"$j")
+		diag "$name: virsh actual=$act usable=$usable rss=$rss; densityd actual=$jact usable=$jusable rss=$jrss"
+		[ "$act" = "$jact" ] || { diag "$name: balloon actual differs"; bad=1; }
+		# The guest's figures move a little between two stats periods.
+		local d=$((usable - jusable))
+		[ "${d#-}" -le $((16 * 1024 * 1024)) ] || { diag "$name: usable differs by $d bytes"; bad=1; }
+		d=$((rss - jrss))
+		[ "${d#-}" -le $((16 * 1024 * 1024)) ] || { diag "$name: rss differs by $d bytes"; bad=1; }
+	done
+	return $bad
+}
+check "status --json agrees with virsh dommemstat (actual equal, usable and rss within 16 MiB)" agrees_with_virsh
+
+# 4: the table lists every guest
+table_lists_all() {
+	ctl "$WORK" status >"$WORK/status.txt" || return 1
+	local name
+	for name in $(virsh -c qemu:///system list --name --state-running); do
+		grep -q "^$name " "$WORK/status.txt" || return 1
+	done
+}
+check "densityctl status table lists every running guest" table_lists_all
+sed 's/^/# /' "$WORK/status.txt"
+
+# 5: promtool
+promtool_clean() {
+	local out
+	out=$(promtool check metrics <"$WORK/prom/density.prom" 2>&1) || { diag "$out"; return 1; }
+	[ -z "$out" ] || { diag "$out"; return 1; }
+	grep -q '^density_guest_rss_bytes{domain="dtest-1"} ' "$WORK/prom/density.prom"
+}
+check "promtool check metrics < density.prom prints nothing; guests labelled domain=" promtool_clean
+
+# 6: a destroyed guest leaves status and the textfile within two ticks
+victim="dtest-$N"
+errors_before=$(grep -ci error "$WORK/daemon.log")
+virsh -c qemu:///system destroy "$victim" >/dev/null
+start=$(now)
+gone() {
+	status_json && ! jq -e --arg n "$victim" '.guests[] | select(.name == $n)' "$WORK/status.json" >/dev/null &&
+		! grep -q "domain=\"$victim\"" "$WORK/prom/density.prom"
+}
+if wait_for $((2 * INTERVAL + SLACK)) gone; then
+	ok "destroyed $victim left status and density.prom after $(elapsed "$start") s (limit $((2 * INTERVAL)) s + ${SLACK} s polling)"
+else
+	not_ok "destroyed $victim still listed after $((2 * INTERVAL + SLACK)) s"
+fi
+sleep $((2 * INTERVAL))
+errors_after=$(grep -ci error "$WORK/daemon.log")
+check "no error storm after the destroy ($((errors_after - errors_before)) new error lines)" \
+	[ $((errors_after - errors_before)) -le 1 ]
+
+# 8-9: libvirtd killed and restarted
+disconnected() { status_json && [ "$(jq '.daemon.hypervisor.connected' "$WORK/status.json")" = false ]; }
+reconnected() {
+	status_json && [ "$(jq '.daemon.hypervisor.connected' "$WORK/status.json")" = true ] &&
+		[ "$(jq '[.guests[] | select(.stale == false)] | length' "$WORK/status.json")" -ge $((N - 1)) ]
+}
+old=$(libvirtd_pid)
+if [ -z "$old" ]; then
+	not_ok "libvirtd pid unknown (no /run/libvirtd.pid): cannot test the restart"
+	not_ok "reconnect (skipped with the above)"
+else
+	kill "$old"
+	while kill -0 "$old" 2>/dev/null; do sleep 0.1; done
+	check "daemon notices libvirtd is gone and keeps answering" wait_for $((2 * INTERVAL + SLACK)) disconnected
+	libvirtd -d
+	wait_for 30 libvirtd_answers
+	start=$(now)
+	if wait_for $((2 * INTERVAL + SLACK)) reconnected; then
+		ok "reconnected to the restarted libvirtd after $(elapsed "$start") s (limit $((2 * INTERVAL)) s + ${SLACK} s polling)"
+	else
+		not_ok "no reconnect within $((2 * INTERVAL + SLACK)) s of libvirtd answering"
+		sed 's/^/# /' "$WORK/daemon.log" | tail -n 20
+	fi
+fi
+
+# 10: SIGHUP with a bad policy keeps the good one and says why
+cp "$WORK/policy.conf" "$WORK/policy.good"
+printf '[Daemon]\nInterval=soon\n' >"$WORK/policy.conf"
+kill -HUP "$DAEMON_PID"
+sleep 1
+bad_reload_kept() {
+	grep -q "policy.conf:2: Interval=soon" "$WORK/daemon.log" && grep -q "keeping the policy in force" "$WORK/daemon.log" &&
+		status_json && [ "$(jq '.daemon.interval_seconds' "$WORK/status.json")" = "$INTERVAL" ]
+}
+check "SIGHUP with a bad policy logs file:line and keeps the last good policy" bad_reload_kept
+cp "$WORK/policy.good" "$WORK/policy.conf"
+
+# 11: status when the daemon is not running
+stop_daemon
+notrunning() {
+	local out rc
+	out=$(ctl "$WORK" status 2>&1)
+	rc=$?
+	diag "$out (exit $rc)"
+	[ $rc -ne 0 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && grep -q "not running" <<<"$out"
+}
+check "densityctl status without a daemon: one line, non-zero exit" notrunning
+
+# 12: textfile removed on stop (stale metrics would look current)
+check "density.prom removed when densityd stops" [ ! -e "$WORK/prom/density.prom" ]
+
+diag "daemon log:"
+sed 's/^/#   /' "$WORK/daemon.log"
+[ $failed -eq 0 ]
