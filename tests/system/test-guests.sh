@@ -24,6 +24,7 @@ for t in jq promtool; do
 done
 
 WORK=$(mktemp -d /tmp/densityd-system.XXXXXX)
+chmod 755 "$WORK" # an unprivileged densityctl must reach the socket
 cleanup() {
 	stop_daemon
 	"$TB" down >/dev/null 2>&1 || true
@@ -58,8 +59,6 @@ wait_for() {
 	done
 }
 
-echo "1..12"
-
 if ! "$TB" up "$N" 2>"$WORK/testbed.log"; then
 	echo "Bail out! testbed up $N failed:"
 	sed 's/^/# /' "$WORK/testbed.log"
@@ -75,10 +74,10 @@ guests_with_balloon() {
 	status_json && [ "$(jq '[.guests[] | select(.balloon_actual_bytes != null and .usable_bytes != null and .stale == false)] | length' "$WORK/status.json")" -ge "$1" ]
 }
 
-# 1: all guests seen, with balloon figures
+# all guests seen, with balloon figures
 check "all $N guests appear with balloon stats within 20 s" wait_for 20 guests_with_balloon "$N"
 
-# 2: every running guest, RSS > 0
+# every running guest, RSS > 0
 every_guest_has_rss() {
 	status_json || return 1
 	local name bad=0
@@ -94,7 +93,7 @@ every_guest_has_rss() {
 }
 check "every running guest is listed with rss_bytes > 0" every_guest_has_rss
 
-# 3: agrees with virsh dommemstat within one stats period
+# agrees with virsh dommemstat within one stats period
 agrees_with_virsh() {
 	local name bad=0
 	for name in $(virsh -c qemu:///system list --name --state-running); do
@@ -122,7 +121,7 @@ agrees_with_virsh() {
 }
 check "status --json agrees with virsh dommemstat (actual equal, usable and rss within 16 MiB)" agrees_with_virsh
 
-# 4: the table lists every guest
+# the table lists every guest
 table_lists_all() {
 	ctl "$WORK" status >"$WORK/status.txt" || return 1
 	local name
@@ -133,7 +132,7 @@ table_lists_all() {
 check "densityctl status table lists every running guest" table_lists_all
 sed 's/^/# /' "$WORK/status.txt"
 
-# 5: promtool
+# promtool
 promtool_clean() {
 	local out
 	out=$(promtool check metrics <"$WORK/prom/density.prom" 2>&1) || { diag "$out"; return 1; }
@@ -142,7 +141,48 @@ promtool_clean() {
 }
 check "promtool check metrics < density.prom prints nothing; guests labelled domain=" promtool_clean
 
-# 6: a destroyed guest leaves status and the textfile within two ticks
+# every KSM sysfs file that exists and is readable shows in status
+ksm_files_match() {
+	status_json || return 1
+	local want got
+	want=$(for f in /sys/kernel/mm/ksm/*; do [ -r "$f" ] && [ -s "$f" ] && basename "$f"; done | sort)
+	got=$(jq -r '.host.ksm.files | keys[]' "$WORK/status.json" | sort)
+	[ "$want" = "$got" ] || { diag "sysfs: $(echo $want)"; diag "status: $(echo $got)"; return 1; }
+	[ "$(jq '.host.ksm.files.pages_to_scan' "$WORK/status.json")" = "$(cat /sys/kernel/mm/ksm/pages_to_scan)" ]
+}
+check "status shows exactly the KSM sysfs files this kernel has" ksm_files_match
+
+# the VMs' cgroup budget, set and removed for real
+budget_seen() { # budget_seen MIB|null
+	status_json || return 1
+	local lim
+	lim=$(jq '.host.cgroup.limit_bytes' "$WORK/status.json")
+	if [ "$1" = null ]; then [ "$lim" = null ]; else [ "$lim" = $(($1 * 1024 * 1024)) ]; fi
+}
+if "$TB" budget 8000 2>"$WORK/budget.log"; then
+	if wait_for $((2 * INTERVAL + SLACK)) budget_seen 8000; then
+		"$TB" budget off 2>>"$WORK/budget.log"
+		check "a cgroup budget set and removed shows in status (8000 MiB, then none)" wait_for $((2 * INTERVAL + SLACK)) budget_seen null
+	else
+		"$TB" budget off 2>>"$WORK/budget.log"
+		not_ok "budget of 8000 MiB not shown: $(jq -c .host.cgroup "$WORK/status.json")"
+	fi
+else
+	not_ok "testbed budget failed: $(cat "$WORK/budget.log")"
+fi
+
+# changing commands are for root only; status is for everyone
+unprivileged() {
+	local nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+	"${nobody[@]}" "$DENSITYCTL" --socket "$WORK/densityd.sock" status >/dev/null || { diag "status refused to nobody"; return 1; }
+	local out
+	out=$("${nobody[@]}" "$DENSITYCTL" --socket "$WORK/densityd.sock" reload 2>&1) && { diag "reload allowed to nobody"; return 1; }
+	diag "$out"
+	grep -q "root only" <<<"$out" && ctl "$WORK" reload >/dev/null
+}
+check "status works for nobody; reload is refused to nobody and works for root" unprivileged
+
+# a destroyed guest leaves status and the textfile within two ticks
 victim="dtest-$N"
 errors_before=$(grep -ci error "$WORK/daemon.log")
 virsh -c qemu:///system destroy "$victim" >/dev/null
@@ -161,7 +201,7 @@ errors_after=$(grep -ci error "$WORK/daemon.log")
 check "no error storm after the destroy ($((errors_after - errors_before)) new error lines)" \
 	[ $((errors_after - errors_before)) -le 1 ]
 
-# 8-9: libvirtd killed and restarted
+# libvirtd killed and restarted
 disconnected() { status_json && [ "$(jq '.daemon.hypervisor.connected' "$WORK/status.json")" = false ]; }
 reconnected() {
 	status_json && [ "$(jq '.daemon.hypervisor.connected' "$WORK/status.json")" = true ] &&
@@ -186,7 +226,7 @@ else
 	fi
 fi
 
-# 10: SIGHUP with a bad policy keeps the good one and says why
+# SIGHUP with a bad policy keeps the good one and says why
 cp "$WORK/policy.conf" "$WORK/policy.good"
 printf '[Daemon]\nInterval=soon\n' >"$WORK/policy.conf"
 kill -HUP "$DAEMON_PID"
@@ -198,7 +238,7 @@ bad_reload_kept() {
 check "SIGHUP with a bad policy logs file:line and keeps the last good policy" bad_reload_kept
 cp "$WORK/policy.good" "$WORK/policy.conf"
 
-# 11: status when the daemon is not running
+# status when the daemon is not running
 stop_daemon
 notrunning() {
 	local out rc
@@ -209,9 +249,10 @@ notrunning() {
 }
 check "densityctl status without a daemon: one line, non-zero exit" notrunning
 
-# 12: textfile removed on stop (stale metrics would look current)
+# textfile removed on stop (stale metrics would look current)
 check "density.prom removed when densityd stops" [ ! -e "$WORK/prom/density.prom" ]
 
 diag "daemon log:"
 sed 's/^/#   /' "$WORK/daemon.log"
+echo "1..$n"
 [ $failed -eq 0 ]
