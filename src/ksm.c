@@ -105,21 +105,27 @@ int ksm_stat_parse(const char *buf, KsmProcess *ret) {
 int ksm_process_read(const char *proc_root, pid_t pid, KsmProcess *ret) {
         char rel[64];
         _cleanup_free_ char *buf = NULL;
+        KsmProcess p = {};
 
         snprintf(rel, sizeof(rel), "%d/ksm_stat", (int) pid);
         int r = read_file_at(proc_root, rel, &buf, NULL);
         if (r == 0)
-                return ksm_stat_parse(buf, ret);
-        if (r != -ENOENT)
+                (void) ksm_stat_parse(buf, &p); /* 6.1 .. 6.3: only ksm_rmap_items */
+        else if (r != -ENOENT)
                 return r;
 
-        /* 5.19 .. 6.0 have only ksm_merging_pages. */
-        snprintf(rel, sizeof(rel), "%d/ksm_merging_pages", (int) pid);
-        uint64_t pages;
-        r = read_u64_at(proc_root, rel, &pages);
-        if (r < 0)
-                return r;
-        *ret = (KsmProcess) { .has_merging = true, .merging_pages = pages };
+        /* Before 6.4 merging pages are in their own file (5.19+). */
+        if (!p.has_merging) {
+                uint64_t pages;
+                snprintf(rel, sizeof(rel), "%d/ksm_merging_pages", (int) pid);
+                int k = read_u64_at(proc_root, rel, &pages);
+                if (k == 0) {
+                        p.has_merging = true;
+                        p.merging_pages = pages;
+                } else if (!p.has_profit)
+                        return k;
+        }
+        *ret = p;
         return 0;
 }
 

@@ -67,7 +67,7 @@ void refresh_merge(const VirtDomainStats *prev, size_t n_prev, VirtDomainStats *
                 if (answered)
                         continue;
                 /* prev is sorted by uuid (refresh keeps it so). */
-                const VirtDomainStats *p = bsearch(f, prev, n_prev, sizeof(*prev), uuid_cmp);
+                const VirtDomainStats *p = n_prev > 0 ? bsearch(f, prev, n_prev, sizeof(*prev), uuid_cmp) : NULL;
                 if (p) {
                         VirtDomainStats keep = *p;
                         strscpy(keep.name, sizeof(keep.name), f->name);

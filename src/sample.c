@@ -186,7 +186,8 @@ int sampler_tick(Sampler *s, const GuestTable *table, uint64_t stale_after_usec,
                 const VirtDomainStats *d = &table->domains[i];
                 GuestMemory key = {}, *m = &memory[n];
                 strscpy(key.uuid, sizeof(key.uuid), d->uuid);
-                const GuestMemory *old = bsearch(&key, s->memory, s->n_memory, sizeof(key), memory_cmp);
+                const GuestMemory *old =
+                        s->n_memory > 0 ? bsearch(&key, s->memory, s->n_memory, sizeof(key), memory_cmp) : NULL;
                 *m = old ? *old : key;
                 if (sample_guest(s, d, m, start, stale_after_usec, &guests[n]) == 0)
                         n++;

@@ -1,6 +1,7 @@
 /* util: see include/density/util.h */
 #include "density/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -101,7 +102,7 @@ int read_file_at(const char *root, const char *rel, char **ret, size_t *ret_len)
 }
 
 int parse_u64(const char *s, uint64_t *ret) {
-        while (*s == ' ' || *s == '\t')
+        while (isspace((unsigned char) *s))
                 s++;
         if (*s == '-' || *s == '\0')
                 return -EINVAL;
@@ -121,7 +122,7 @@ int parse_u64(const char *s, uint64_t *ret) {
 }
 
 int parse_i64(const char *s, int64_t *ret) {
-        while (*s == ' ' || *s == '\t')
+        while (isspace((unsigned char) *s))
                 s++;
         if (*s == '\0')
                 return -EINVAL;

@@ -23,5 +23,6 @@ int cgroup_pid_memory_dir(const char *proc_root, pid_t pid, char *ret, size_t si
 
 /* Parse memory.numa_stat. v1 counts pages ("hierarchical_total=" or
  * "total="), v2 counts bytes (anon + file per node). Nodes with 0 bytes are
- * left out. Return: 0 or -EINVAL. */
+ * left out. Return: 0, -EINVAL, or -E2BIG (more nodes than max; ret
+ * then holds the first max). */
 int cgroup_numa_stat_parse(const char *buf, int version, GuestNodeBytes *ret, size_t max, size_t *ret_n);

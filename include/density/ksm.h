@@ -1,6 +1,7 @@
 /* ksm: the host's KSM state (/sys/kernel/mm/ksm, every file that exists:
  * features are detected by presence, never assumed) and a guest's merging
- * (/proc/PID/ksm_stat, or ksm_merging_pages on kernels before 6.1). */
+ * (/proc/PID/ksm_stat; merging pages from ksm_merging_pages on kernels
+ * before 6.4, whose ksm_stat lacks them). */
 #pragma once
 
 #include "density/snapshot.h"

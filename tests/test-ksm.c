@@ -1,0 +1,239 @@
+/* Tests for ksm: sysfs trees of a 6.1 and a 6.18 kernel (features found by
+ * presence), per-process ksm_stat and the older ksm_merging_pages file. */
+#include <limits.h>
+
+#include "density/ksm.h"
+#include "density/util.h"
+#include "test-helpers.h"
+
+static const char *fixtures;
+
+static const char *fx(const char *rel) {
+        static char buf[4][PATH_MAX];
+        static unsigned i;
+        char *b = buf[i++ % 4];
+        CHECK_OK(path_join(b, PATH_MAX, fixtures, rel));
+        return b;
+}
+
+static const KsmValue *find(const KsmSample *k, const char *name) {
+        for (size_t i = 0; i < k->n_values; i++)
+                if (strcmp(k->values[i].name, name) == 0)
+                        return &k->values[i];
+        return NULL;
+}
+
+/* The sample holds exactly these names, in this (sorted) order. */
+static void check_names(const KsmSample *k, const char *const *names, size_t n) {
+        for (size_t i = 0; i < k->n_values; i++)
+                fprintf(stderr, "  %s\n", k->values[i].name);
+        CHECK_U64(k->n_values, n);
+        for (size_t i = 0; i < n; i++)
+                CHECK_STR(k->values[i].name, names[i]);
+}
+
+static void test_value_parse(void) {
+        KsmValue v;
+        CHECK_OK(ksm_value_parse("pages_sharing", "9000\n", &v));
+        CHECK_STR(v.name, "pages_sharing");
+        CHECK(v.numeric);
+        CHECK_I64(v.value, 9000);
+
+        CHECK_OK(ksm_value_parse("general_profit", "-8192\n", &v));
+        CHECK(v.numeric);
+        CHECK_I64(v.value, -8192);
+
+        CHECK_OK(ksm_value_parse("advisor_mode", "[none] scan-time\n", &v));
+        CHECK(!v.numeric);
+        CHECK_STR(v.text, "none");
+        CHECK_OK(ksm_value_parse("advisor_mode", "none [scan-time]\n", &v));
+        CHECK_STR(v.text, "scan-time");
+        CHECK_OK(ksm_value_parse("enabled", "always [madvise] never\n", &v));
+        CHECK_STR(v.text, "madvise");
+        CHECK_OK(ksm_value_parse("word", "plain\n", &v));
+        CHECK(!v.numeric);
+        CHECK_STR(v.text, "plain");
+
+        KsmValue before;
+        POISON(v);
+        before = v;
+        CHECK(ksm_value_parse("empty", "", &v) == -EINVAL);
+        CHECK(ksm_value_parse("empty", "\n", &v) == -EINVAL);
+        CHECK(memcmp(&v, &before, sizeof(v)) == 0);
+}
+
+static void test_read_6_1(void) {
+        /* Debian 12: no advisor, no smart scan, no general_profit, no ksm_zero_pages. */
+        static const char *const names[] = {
+                "full_scans",       "max_page_sharing",   "merge_across_nodes",
+                "pages_shared",     "pages_sharing",      "pages_to_scan",
+                "pages_unshared",   "pages_volatile",     "run",
+                "sleep_millisecs",  "stable_node_chains", "stable_node_chains_prune_millisecs",
+                "stable_node_dups", "use_zero_pages",
+        };
+        KsmSample k;
+        CHECK_OK(ksm_read(fx("host-v1/sys"), &k));
+        CHECK(k.present);
+        check_names(&k, names, ELEMENTSOF(names));
+
+        int64_t v;
+        CHECK_OK(ksm_sample_get(&k, "pages_sharing", &v));
+        CHECK_I64(v, 9000);
+        CHECK_OK(ksm_sample_get(&k, "run", &v));
+        CHECK_I64(v, 1);
+        CHECK(ksm_sample_get(&k, "advisor_mode", &v) == -ENOENT);
+        CHECK(ksm_sample_get(&k, "smart_scan", &v) == -ENOENT);
+        CHECK(ksm_sample_get(&k, "general_profit", &v) == -ENOENT);
+        CHECK(!find(&k, "ksm_zero_pages"));
+
+        HostSample h = { .ksm = k };
+        CHECK_U64(snapshot_ksm_saved_bytes(&h), 9000 * page_size_bytes());
+}
+
+static void test_read_6_18(void) {
+        static const char *const names[] = {
+                "advisor_max_cpu",
+                "advisor_max_pages_to_scan",
+                "advisor_min_pages_to_scan",
+                "advisor_mode",
+                "advisor_target_scan_time",
+                "full_scans",
+                "general_profit",
+                "ksm_zero_pages",
+                "max_page_sharing",
+                "merge_across_nodes",
+                "pages_scanned",
+                "pages_shared",
+                "pages_sharing",
+                "pages_skipped",
+                "pages_to_scan",
+                "pages_unshared",
+                "pages_volatile",
+                "run",
+                "sleep_millisecs",
+                "smart_scan",
+                "stable_node_chains",
+                "stable_node_chains_prune_millisecs",
+                "stable_node_dups",
+                "use_zero_pages",
+        };
+        KsmSample k;
+        CHECK_OK(ksm_read(fx("host-v2/sys"), &k));
+        CHECK(k.present);
+        check_names(&k, names, ELEMENTSOF(names));
+
+        const KsmValue *mode = find(&k, "advisor_mode");
+        CHECK(mode && !mode->numeric);
+        CHECK_STR(mode->text, "none");
+
+        int64_t v;
+        CHECK_OK(ksm_sample_get(&k, "smart_scan", &v));
+        CHECK_I64(v, 1);
+        CHECK_OK(ksm_sample_get(&k, "general_profit", &v));
+        CHECK_I64(v, -8192);
+        CHECK_OK(ksm_sample_get(&k, "ksm_zero_pages", &v));
+        CHECK_I64(v, 40);
+        CHECK(ksm_sample_get(&k, "advisor_mode", &v) == -ENOENT); /* not a number */
+
+        HostSample h = { .ksm = k };
+        CHECK_U64(snapshot_ksm_saved_bytes(&h), 5000 * page_size_bytes());
+}
+
+static void test_read_absent(void) {
+        KsmSample k;
+        POISON(k);
+        CHECK_OK(ksm_read(fx("minimal/sys"), &k));
+        CHECK(!k.present);
+        CHECK_U64(k.n_values, 0);
+
+        POISON(k);
+        CHECK_OK(ksm_read(fx("does-not-exist"), &k));
+        CHECK(!k.present);
+        CHECK_U64(k.n_values, 0);
+
+        HostSample h = { .ksm = k };
+        CHECK_U64(snapshot_ksm_saved_bytes(&h), 0);
+}
+
+static void test_stat_parse(void) {
+        KsmProcess p;
+        /* 6.18 */
+        CHECK_OK(ksm_stat_parse("ksm_rmap_items 600\n"
+                                "ksm_zero_pages 2\n"
+                                "ksm_merging_pages 300\n"
+                                "ksm_process_profit -4096\n"
+                                "ksm_merge_any: no\n"
+                                "ksm_mergeable: yes\n",
+                                &p));
+        CHECK(p.has_merging);
+        CHECK_U64(p.merging_pages, 300);
+        CHECK(p.has_profit);
+        CHECK_I64(p.profit_bytes, -4096);
+
+        CHECK_OK(ksm_stat_parse("ksm_merging_pages 0\nksm_process_profit 123456789\n", &p));
+        CHECK(p.has_merging);
+        CHECK_U64(p.merging_pages, 0);
+        CHECK_I64(p.profit_bytes, 123456789);
+
+        KsmProcess before;
+        POISON(p);
+        before = p;
+        CHECK(ksm_stat_parse("", &p) == -EINVAL);
+        CHECK(ksm_stat_parse("ksm_rmap_items 4096\n", &p) == -EINVAL); /* 6.1: nothing we use */
+        CHECK(memcmp(&p, &before, sizeof(p)) == 0);
+}
+
+static void test_process_read(void) {
+        KsmProcess p;
+        CHECK_OK(ksm_process_read(fx("host-v2/proc"), 1001, &p));
+        CHECK(p.has_merging);
+        CHECK_U64(p.merging_pages, 300);
+        CHECK(p.has_profit);
+        CHECK_I64(p.profit_bytes, -4096);
+
+        KsmProcess before;
+        POISON(p);
+        before = p;
+        CHECK(ksm_process_read(fx("host-v2/proc"), 1004, &p) == -ENOENT); /* no KSM files */
+        CHECK(ksm_process_read(fx("host-v2/proc"), 1003, &p) == -ENOENT); /* no such process */
+        CHECK(memcmp(&p, &before, sizeof(p)) == 0);
+}
+
+/* 5.19 .. 6.0: no ksm_stat at all, only ksm_merging_pages. */
+static void test_process_read_5_19(void) {
+        KsmProcess p;
+        POISON(p);
+        CHECK_OK(ksm_process_read(fx("proc-5.19"), 3001, &p));
+        CHECK(p.has_merging);
+        CHECK_U64(p.merging_pages, 250);
+        CHECK(!p.has_profit);
+}
+
+/* Kernels before 6.4 keep merging pages in /proc/PID/ksm_merging_pages
+ * (5.19+); 6.1's ksm_stat exists but holds only ksm_rmap_items. */
+static void test_process_read_merging_pages_fallback(void) {
+        KsmProcess p;
+        POISON(p);
+        int r = ksm_process_read(fx("host-v1/proc"), 2001, &p);
+        if (r < 0)
+                TEST_FAIL("ksm_process_read on a 6.1 process (ksm_stat without ksm_merging_pages, "
+                          "ksm_merging_pages file present) returned %d (%s)",
+                          r, strerror(-r));
+        CHECK(p.has_merging);
+        CHECK_U64(p.merging_pages, 1500);
+        CHECK(!p.has_profit);
+}
+
+int main(int argc, char **argv) {
+        fixtures = test_fixtures(argc, argv);
+        RUN(test_value_parse);
+        RUN(test_read_6_1);
+        RUN(test_read_6_18);
+        RUN(test_read_absent);
+        RUN(test_stat_parse);
+        RUN(test_process_read);
+        RUN(test_process_read_5_19);
+        /* Last: fails on a bug reported in src/ksm.c, the rest still runs. */
+        RUN(test_process_read_merging_pages_fallback);
+        return 0;
+}

@@ -1,0 +1,77 @@
+/* Tests for numa: node meminfo parsing and node directories of fixture hosts. */
+#include <limits.h>
+
+#include "density/numa.h"
+#include "density/util.h"
+#include "test-helpers.h"
+
+#define KIB UINT64_C(1024)
+
+static const char *fixtures;
+
+static const char *fx(const char *rel) {
+        static char buf[4][PATH_MAX];
+        static unsigned i;
+        char *b = buf[i++ % 4];
+        CHECK_OK(path_join(b, PATH_MAX, fixtures, rel));
+        return b;
+}
+
+static void test_meminfo_parse(void) {
+        NumaNode n = { .id = 1 };
+        CHECK_OK(numa_node_meminfo_parse("Node 1 MemTotal:        8159240 kB\n"
+                                         "Node 1 MemFree:          600000 kB\n"
+                                         "Node 1 MemUsed:         7559240 kB\n",
+                                         &n));
+        CHECK_U64(n.mem_total_bytes, 8159240 * KIB);
+        CHECK_U64(n.mem_free_bytes, 600000 * KIB);
+        CHECK(n.id == 1);
+
+        CHECK(numa_node_meminfo_parse("", &n) == -EINVAL);
+        CHECK(numa_node_meminfo_parse("Node 0 MemUsed: 5 kB\n", &n) == -EINVAL);
+        CHECK(numa_node_meminfo_parse("MemTotal: 5 kB\nMemFree: 1 kB\n", &n) == -EINVAL);
+}
+
+static void test_two_nodes(void) {
+        NumaSample s;
+        CHECK_OK(numa_read(fx("host-v2/sys"), &s));
+        CHECK_U64(s.n_nodes, 2);
+        CHECK(s.nodes[0].id == 0);
+        CHECK(s.nodes[1].id == 1);
+        CHECK_U64(s.nodes[0].mem_total_bytes, 8159240 * KIB);
+        CHECK_U64(s.nodes[0].mem_free_bytes, 500000 * KIB);
+        CHECK_U64(s.nodes[1].mem_total_bytes, 8159240 * KIB);
+        CHECK_U64(s.nodes[1].mem_free_bytes, 600000 * KIB);
+        CHECK_STR(s.nodes[0].cpulist, "0-1");
+        CHECK_STR(s.nodes[1].cpulist, "2-3"); /* without the newline */
+}
+
+static void test_sorted_by_number(void) {
+        NumaSample s;
+        CHECK_OK(numa_read(fx("numa-sparse/sys"), &s));
+        CHECK_U64(s.n_nodes, 3);
+        CHECK(s.nodes[0].id == 0);
+        CHECK(s.nodes[1].id == 2);
+        CHECK(s.nodes[2].id == 10);
+        CHECK_U64(s.nodes[2].mem_total_bytes, 11048576 * KIB);
+        CHECK_STR(s.nodes[2].cpulist, "10");
+}
+
+static void test_no_numa(void) {
+        NumaSample s;
+        POISON(s);
+        CHECK_OK(numa_read(fx("host-v1/sys"), &s));
+        CHECK_U64(s.n_nodes, 0);
+        POISON(s);
+        CHECK_OK(numa_read(fx("minimal/sys"), &s));
+        CHECK_U64(s.n_nodes, 0);
+}
+
+int main(int argc, char **argv) {
+        fixtures = test_fixtures(argc, argv);
+        RUN(test_meminfo_parse);
+        RUN(test_two_nodes);
+        RUN(test_sorted_by_number);
+        RUN(test_no_numa);
+        return 0;
+}
