@@ -101,6 +101,12 @@ int read_file_at(const char *root, const char *rel, char **ret, size_t *ret_len)
         return 0;
 }
 
+static bool only_space(const char *s) {
+        while (isspace((unsigned char) *s))
+                s++;
+        return *s == '\0';
+}
+
 int parse_u64(const char *s, uint64_t *ret) {
         while (isspace((unsigned char) *s))
                 s++;
@@ -111,11 +117,7 @@ int parse_u64(const char *s, uint64_t *ret) {
         unsigned long long v = strtoull(s, &end, 10);
         if (errno == ERANGE)
                 return -ERANGE;
-        if (end == s)
-                return -EINVAL;
-        while (*end == ' ' || *end == '\t' || *end == '\n')
-                end++;
-        if (*end != '\0')
+        if (end == s || !only_space(end))
                 return -EINVAL;
         *ret = v;
         return 0;
@@ -131,11 +133,7 @@ int parse_i64(const char *s, int64_t *ret) {
         long long v = strtoll(s, &end, 10);
         if (errno == ERANGE)
                 return -ERANGE;
-        if (end == s)
-                return -EINVAL;
-        while (*end == ' ' || *end == '\t' || *end == '\n')
-                end++;
-        if (*end != '\0')
+        if (end == s || !only_space(end))
                 return -EINVAL;
         *ret = v;
         return 0;

@@ -6,15 +6,6 @@
 #include "density/util.h"
 #include "test-helpers.h"
 
-static const char *fixtures;
-
-static const char *fx(const char *rel) {
-        static char buf[4][PATH_MAX];
-        static unsigned i;
-        char *b = buf[i++ % 4];
-        CHECK_OK(path_join(b, PATH_MAX, fixtures, rel));
-        return b;
-}
 
 static void test_machine_v1_unlimited(void) {
         CgroupSample c;
@@ -172,7 +163,7 @@ static void test_numa_stat_v2(void) {
 }
 
 int main(int argc, char **argv) {
-        fixtures = test_fixtures(argc, argv);
+        test_fixtures(argc, argv);
         RUN(test_machine_v1_unlimited);
         RUN(test_machine_v1_limited);
         RUN(test_machine_v2);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <ftw.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -81,12 +82,26 @@
         } while (0)
 
 /* The fixture directory a test was given as its first argument. */
+static const char *fixtures;
+
 static inline const char *test_fixtures(int argc, char **argv) {
         if (argc < 2) {
                 fprintf(stderr, "usage: %s FIXTURE_DIR\n", argv[0]);
                 exit(EXIT_FAILURE);
         }
-        return argv[1];
+        fixtures = argv[1];
+        return fixtures;
+}
+
+/* A path below the fixture directory; the last four stay valid. */
+__attribute__((unused)) static const char *fx(const char *rel) {
+        static char buf[4][4096];
+        static unsigned i;
+        char *b = buf[i++ % 4];
+        int n = snprintf(b, sizeof(buf[0]), "%s/%s", fixtures, rel);
+        if (n < 0 || (size_t) n >= sizeof(buf[0]))
+                TEST_FAIL("fixture path too long: %s", rel);
+        return b;
 }
 
 /* Fill a buffer with a pattern, to check that failing calls leave

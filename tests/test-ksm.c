@@ -6,15 +6,6 @@
 #include "density/util.h"
 #include "test-helpers.h"
 
-static const char *fixtures;
-
-static const char *fx(const char *rel) {
-        static char buf[4][PATH_MAX];
-        static unsigned i;
-        char *b = buf[i++ % 4];
-        CHECK_OK(path_join(b, PATH_MAX, fixtures, rel));
-        return b;
-}
 
 static const KsmValue *find(const KsmSample *k, const char *name) {
         for (size_t i = 0; i < k->n_values; i++)
@@ -225,7 +216,7 @@ static void test_process_read_merging_pages_fallback(void) {
 }
 
 int main(int argc, char **argv) {
-        fixtures = test_fixtures(argc, argv);
+        test_fixtures(argc, argv);
         RUN(test_value_parse);
         RUN(test_read_6_1);
         RUN(test_read_6_18);

@@ -7,15 +7,6 @@
 
 #define KIB UINT64_C(1024)
 
-static const char *fixtures;
-
-static const char *fx(const char *rel) {
-        static char buf[4][PATH_MAX];
-        static unsigned i;
-        char *b = buf[i++ % 4];
-        CHECK_OK(path_join(b, PATH_MAX, fixtures, rel));
-        return b;
-}
 
 static void test_meminfo_parse(void) {
         NumaNode n = { .id = 1 };
@@ -68,7 +59,7 @@ static void test_no_numa(void) {
 }
 
 int main(int argc, char **argv) {
-        fixtures = test_fixtures(argc, argv);
+        test_fixtures(argc, argv);
         RUN(test_meminfo_parse);
         RUN(test_two_nodes);
         RUN(test_sorted_by_number);

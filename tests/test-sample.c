@@ -12,7 +12,6 @@
 #define KIB UINT64_C(1024)
 #define HOUR_USEC (3600 * USEC_PER_SEC)
 
-static const char *fixtures;
 
 typedef struct HostRoots {
         char proc[PATH_MAX], sys[PATH_MAX], cgroup[PATH_MAX], run[PATH_MAX];
@@ -428,7 +427,7 @@ static void test_tick_v1_ksm_6_1(void) {
 }
 
 int main(int argc, char **argv) {
-        fixtures = test_fixtures(argc, argv);
+        test_fixtures(argc, argv);
         RUN(test_host_v2);
         RUN(test_host_v1);
         RUN(test_host_minimal);

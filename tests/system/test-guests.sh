@@ -25,8 +25,10 @@ done
 
 WORK=$(mktemp -d /tmp/densityd-system.XXXXXX)
 chmod 755 "$WORK" # an unprivileged densityctl must reach the socket
+NOTIFY_PID=
 cleanup() {
 	stop_daemon
+	[ -z "$NOTIFY_PID" ] || kill "$NOTIFY_PID" 2>/dev/null
 	"$TB" down >/dev/null 2>&1 || true
 	rm -rf "$WORK"
 }
@@ -67,7 +69,12 @@ fi
 diag "$(tail -n 1 "$WORK/testbed.log")"
 
 write_policy "$WORK" "${INTERVAL}s"
-start_daemon "$WORK" || { echo "Bail out! densityd did not start"; exit 1; }
+# Stand in for systemd's notify socket, with a 3 s watchdog.
+socat -u UNIX-RECV:"$WORK/notify.sock" OPEN:"$WORK/notify.log",creat,append &
+NOTIFY_PID=$!
+wait_for 5 test -S "$WORK/notify.sock"
+NOTIFY_SOCKET="$WORK/notify.sock" WATCHDOG_USEC=3000000 start_daemon "$WORK" ||
+	{ echo "Bail out! densityd did not start"; exit 1; }
 
 status_json() { ctl "$WORK" status --json >"$WORK/status.json" 2>"$WORK/ctl.err"; }
 guests_with_balloon() {
@@ -76,6 +83,14 @@ guests_with_balloon() {
 
 # all guests seen, with balloon figures
 check "all $N guests appear with balloon stats within 20 s" wait_for 20 guests_with_balloon "$N"
+
+# sd_notify: READY=1 after the first complete sample, STATUS=, WATCHDOG=1
+notified() {
+	grep -q "READY=1" "$WORK/notify.log" && grep -q "STATUS=[0-9]* guests" "$WORK/notify.log" &&
+		[ "$(grep -o "WATCHDOG=1" "$WORK/notify.log" | wc -l)" -ge 2 ]
+}
+check "sd_notify: READY=1, STATUS= and WATCHDOG=1 pings reach the notify socket" wait_for 5 notified
+diag "$(tr '\n' ' ' <"$WORK/notify.log" | cut -c1-300)"
 
 # every running guest, RSS > 0
 every_guest_has_rss() {
