@@ -45,7 +45,7 @@ done </lib/modules/order
 # /data/firmware.bin into the initramfs; the initramfs rootfs lives in guest RAM and
 # is never written back anywhere, so these pages stay resident and identical across guests.
 if [ -f /data/firmware.bin ]; then
-	say "identical data: $(($(wc -c </data/firmware.bin) / 1048576)) MiB in /data/firmware.bin"
+	say "identical data: $(($(stat -c %s /data/firmware.bin) / 1048576)) MiB in /data/firmware.bin"
 else
 	say "identical data missing"
 fi
@@ -75,8 +75,9 @@ do_load() {
 		echo "ok load 0"
 		return
 	fi
-	if head -c $((n * 1048576)) /dev/urandom >/load/blob 2>/dev/null &&
-		[ "$(wc -c </load/blob)" -eq $((n * 1048576)) ]; then
+	# Big blocks: every syscall is costly under TCG (head -c is 5x slower).
+	if dd if=/dev/urandom of=/load/blob bs=1048576 count="$n" iflag=fullblock 2>/dev/null &&
+		[ "$(stat -c %s /load/blob)" -eq $((n * 1048576)) ]; then
 		echo "ok load $n"
 	else
 		rm -f /load/blob

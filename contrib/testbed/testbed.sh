@@ -17,7 +17,7 @@ CONSOLE_LOG_DIR=/var/log/libvirt/qemu
 CGROUP_ROOT=${TESTBED_CGROUP_ROOT:-/sys/fs/cgroup}
 PREFIX=dtest-
 MEM_MIB=${TESTBED_MEM_MIB:-256}
-BOOT_TIMEOUT=${TESTBED_BOOT_TIMEOUT:-120}
+BOOT_TIMEOUT=${TESTBED_BOOT_TIMEOUT:-} # default: max(120, 15 s per guest)
 LIBVIRTD_TIMEOUT=30
 KVM_PROBE_TIMEOUT=20
 IDENT_MIB=32 # identical (mergeable) data every guest holds
@@ -50,9 +50,11 @@ Commands:
 
 Environment:
   TESTBED_URI=$URI   TESTBED_VIRT_TYPE=kvm|qemu (default: cached probe)
-  TESTBED_MEM_MIB=$MEM_MIB   TESTBED_BOOT_TIMEOUT=$BOOT_TIMEOUT (s)
+  TESTBED_MEM_MIB=$MEM_MIB   TESTBED_BOOT_TIMEOUT=s (default: 120, or 15 per guest if more)
   TESTBED_CTL_TIMEOUT=s (default 5 s, plus 1 s per 10 MiB for load)
   TESTBED_CACHE=$CACHE   TESTBED_CGROUP_ROOT=$CGROUP_ROOT
+  TESTBED_FREE_PAGE_REPORTING=on   new guests get <memballoon freePageReporting='on'>
+                     (freed guest pages go back to the host, so qemu RSS follows load)
 
 Guest control protocol (one line each way on unix socket $QEMU_DIR/NAME.ctl):
   ping -> pong;  load MIB -> ok load MIB | err load ...;  mark TEXT -> ok mark;
@@ -79,7 +81,11 @@ need_root() { [ "$(id -u)" -eq 0 ] || die "$PROG $1 must run as root"; }
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 
-pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# pid_alive PIDFILE COMM: the process in PIDFILE runs and is COMM (not a reused PID).
+pid_alive() {
+	local pid
+	pid=$(cat "$1" 2>/dev/null) && [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ]
+}
 
 lock() {
 	mkdir -p "$CACHE"
@@ -96,13 +102,13 @@ ensure_libvirtd() {
 	[ "$URI" = qemu:///system ] || die "libvirt does not answer on $URI (only qemu:///system is started by $PROG)"
 	need_root "to start libvirtd"
 	mkdir -p /var/log/libvirt /var/lib/libvirt/qemu /var/cache/libvirt /run/libvirt
-	if ! pid_alive /run/virtlogd.pid; then
+	if ! pid_alive /run/virtlogd.pid virtlogd; then
 		log "starting virtlogd"
-		virtlogd -d
+		virtlogd -d 9>&-
 	fi
-	if ! pid_alive /run/libvirtd.pid; then
+	if ! pid_alive /run/libvirtd.pid libvirtd; then
 		log "starting libvirtd"
-		libvirtd -d
+		libvirtd -d 9>&-
 	fi
 	local i
 	for ((i = 0; i < LIBVIRTD_TIMEOUT * 2; i++)); do
@@ -117,10 +123,10 @@ ensure_libvirtd() {
 # Debian's current kernel package (linux-image-6.1.0-NN-amd64), resolved via the meta package.
 kernel_pkg() {
 	local p
-	p=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
+	p=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ && !p { p = $2 } END { print p }')
 	if [ -z "$p" ]; then
 		apt-get update -q >/dev/null
-		p=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
+		p=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ && !p { p = $2 } END { print p }')
 	fi
 	[ -n "$p" ] || die "cannot resolve the kernel package behind linux-image-amd64 (apt-cache depends)"
 	echo "$p"
@@ -141,10 +147,19 @@ decompress_ko() {
 	esac
 }
 
-# fetch_kernel PKG: unpack the kernel and its virtio modules into $CACHE/kernels/PKG
+# kernel_dir PKG: where fetch_kernel puts PKG (keyed by how it is unpacked, too).
+kernel_dir() {
+	echo "$CACHE/kernels/$1-$({
+		declare -f fetch_kernel decompress_ko
+		echo "${MODULES[*]}"
+	} | sha256sum | cut -c1-8)"
+}
+
+# fetch_kernel PKG: unpack the kernel and its virtio modules into $(kernel_dir PKG)
 # (vmlinuz, kver, modules/*.ko, order). No /boot or /lib/modules is touched.
 fetch_kernel() {
-	local pkg=$1 kdir=$CACHE/kernels/$1 tmp vmlinuz kver moddir m f
+	local pkg=$1 kdir tmp vmlinuz kver moddir m f
+	kdir=$(kernel_dir "$pkg")
 	[ -f "$kdir/.done" ] && return 0
 	log "downloading $pkg"
 	tmp=$(mktemp -d "$CACHE/tmp.XXXXXX")
@@ -156,10 +171,10 @@ fetch_kernel() {
 		die "apt-get download $pkg failed"
 	fi
 	dpkg -x "$tmp"/*.deb "$tmp/x"
-	vmlinuz=$(find "$tmp/x/boot" -name 'vmlinuz-*' | head -n1)
+	vmlinuz=$(find "$tmp/x/boot" -name 'vmlinuz-*' -print -quit)
 	[ -n "$vmlinuz" ] || die "no boot/vmlinuz-* in $pkg"
 	kver=${vmlinuz##*/vmlinuz-}
-	moddir=$(find "$tmp/x" -type d -path "*/lib/modules/$kver" | head -n1)
+	moddir=$(find "$tmp/x" -type d -path "*/lib/modules/$kver" -print -quit)
 	[ -n "$moddir" ] || die "no lib/modules/$kver in $pkg"
 	rm -rf "$kdir"
 	mkdir -p "$kdir/modules"
@@ -167,7 +182,7 @@ fetch_kernel() {
 	echo "$kver" >"$kdir/kver"
 	: >"$kdir/order"
 	for m in "${MODULES[@]}"; do
-		f=$(find "$moddir/kernel/drivers/virtio" -name "$m.ko*" 2>/dev/null | head -n1)
+		f=$(find "$moddir/kernel/drivers/virtio" -name "$m.ko*" -print -quit 2>/dev/null)
 		if [ -n "$f" ]; then
 			decompress_ko "$f" "$kdir/modules/$m.ko"
 			echo "$m" >>"$kdir/order"
@@ -179,6 +194,9 @@ fetch_kernel() {
 	done
 	rm -rf "$tmp"
 	touch "$kdir/.done"
+	for f in "$CACHE"/kernels/*; do
+		[ "$f" = "$kdir" ] || rm -rf "$f"
+	done
 }
 
 # The cache key: everything that decides the image's content.
@@ -186,7 +204,7 @@ recipe_key() {
 	{
 		echo "recipe $RECIPE ident $IDENT_MIB modules ${MODULES[*]}"
 		dpkg-query -W -f='busybox ${Version}\n' busybox-static 2>/dev/null || true
-		declare -f decompress_ko fetch_kernel build_image
+		declare -f decompress_ko kernel_dir fetch_kernel build_image
 		cat "$GUEST_INIT"
 	} | sha256sum | cut -c1-16
 }
@@ -200,7 +218,7 @@ build_image() {
 	log "building guest image $key (once; cached in $CACHE)"
 	pkg=$(kernel_pkg)
 	fetch_kernel "$pkg"
-	kdir=$CACHE/kernels/$pkg
+	kdir=$(kernel_dir "$pkg")
 
 	# Identical data: random bytes made once on this host, then the same in every guest.
 	if [ ! -s "$seed" ]; then
@@ -297,7 +315,7 @@ virt_type() {
 		-nodefaults -no-user-config -display none -no-reboot \
 		-serial "file:$tmp/console.log" \
 		-kernel "$CACHE/images/$key/vmlinuz" -initrd "$CACHE/images/$key/initrd.img" \
-		-append "console=ttyS0 quiet densityd_testbed.probe=1" >"$tmp/qemu.log" 2>&1 &
+		-append "console=ttyS0 quiet densityd_testbed.probe=1" >"$tmp/qemu.log" 2>&1 9>&- &
 	pid=$!
 	v=qemu
 	for ((i = 0; i < KVM_PROBE_TIMEOUT * 4 + 4; i++)); do
@@ -320,7 +338,8 @@ virt_type() {
 # ---------------------------------------------------------------- guests
 
 domain_xml() {
-	local name=$1 type=$2 kib=$((MEM_MIB * 1024))
+	local name=$1 type=$2 kib=$((MEM_MIB * 1024)) fpr=""
+	[ "${TESTBED_FREE_PAGE_REPORTING:-off}" = on ] && fpr=" freePageReporting='on'"
 	cat <<EOF
 <domain type='$type'>
   <name>$name</name>
@@ -351,7 +370,7 @@ domain_xml() {
       <source mode='bind' path='$QEMU_DIR/$name.ctl'/>
       <target port='1'/>
     </serial>
-    <memballoon model='virtio'>
+    <memballoon model='virtio'$fpr>
       <stats period='2'/>
     </memballoon>
   </devices>
@@ -372,13 +391,20 @@ define_guest() {
 
 dom_exists() { vsh dominfo "$1" >/dev/null 2>&1; }
 dom_state() { vsh domstate "$1" 2>/dev/null || echo unknown; }
-has_managed_save() { vsh dominfo "$1" 2>/dev/null | grep -Eq '^Managed save: +yes'; }
+# (No `cmd | grep -q` here: with pipefail, grep quitting early can fail the pipe with SIGPIPE.)
+has_managed_save() {
+	local info
+	info=$(vsh dominfo "$1" 2>/dev/null) || return 1
+	[[ $info =~ (^|$'\n')Managed\ save:\ +yes ]]
+}
 
 guest_names() { vsh list --all --name 2>/dev/null | grep "^$PREFIX" | sort -V || true; }
 
 # ready NAME: balloon stats are reported and the control loop answers.
 guest_ready() {
-	vsh dommemstat "$1" 2>/dev/null | grep -Eq '^(usable|available) ' || return 1
+	local stats
+	stats=$(vsh dommemstat "$1" 2>/dev/null) || return 1
+	[[ $stats =~ (^|$'\n')(usable|available)\  ]] || return 1
 	(ctl_call "$1" 3 ping '^pong$') >/dev/null 2>&1
 }
 
@@ -403,7 +429,7 @@ cmd_up() {
 			state=$(dom_state "$name")
 			# A stopped guest without a saved state gets the current image.
 			if [ "$state" = "shut off" ] && ! has_managed_save "$name" &&
-				! vsh dumpxml --inactive "$name" | grep -q "<kernel>$KERNEL</kernel>"; then
+				[[ $(vsh dumpxml --inactive "$name") != *"<kernel>$KERNEL</kernel>"* ]]; then
 				define_guest "$name" "$vt"
 			fi
 		fi
@@ -418,8 +444,11 @@ cmd_up() {
 
 	pending=()
 	for ((k = 1; k <= n; k++)); do pending+=("$PREFIX$k"); done
+	local boot_timeout=${BOOT_TIMEOUT:-$((n * 15 > 120 ? n * 15 : 120))}
 	log "waiting for $n guest(s) (type $vt) to boot"
-	local deadline=$(($(now_us) + BOOT_TIMEOUT * 1000000))
+	local t_boot
+	t_boot=$(now_us)
+	local deadline=$(($(now_us) + boot_timeout * 1000000))
 	while [ ${#pending[@]} -gt 0 ]; do
 		left=()
 		for name in "${pending[@]}"; do
@@ -430,11 +459,11 @@ cmd_up() {
 		pending=(${left[@]+"${left[@]}"})
 		[ ${#pending[@]} -eq 0 ] && break
 		if [ "$(now_us)" -gt "$deadline" ]; then
-			die "not ready after ${BOOT_TIMEOUT} s: ${pending[*]} (console: $CONSOLE_LOG_DIR/NAME-console.log)"
+			die "not ready after ${boot_timeout} s: ${pending[*]} (console: $CONSOLE_LOG_DIR/NAME-console.log)"
 		fi
 		sleep 1
 	done
-	log "$n guest(s) up and ready in $(secs_since "$t0") s"
+	log "$n guest(s) up and ready in $(secs_since "$t0") s (boot wait $(secs_since "$t_boot") s)"
 }
 
 cmd_down() {
@@ -492,7 +521,7 @@ ctl_call() {
 	[ -S "$sock" ] || die "no control socket $sock (is $name running?)"
 	# A write to a socat that already quit must fail, not kill this shell.
 	trap '' PIPE
-	coproc CTL { exec socat - "UNIX-CONNECT:$sock" 2>/dev/null; }
+	coproc CTL { exec socat - "UNIX-CONNECT:$sock" 2>/dev/null 9>&-; }
 	local cpid=$CTL_PID in=${CTL[0]} out=${CTL[1]}
 	_ctl_close() {
 		kill "$cpid" 2>/dev/null || true
