@@ -90,6 +90,7 @@ static json_object *control_host_json(const HostSample *h) {
         jadd(o, "anon_bytes", ju(h->mem.anon_bytes));
         jadd(o, "swap_total_bytes", ju(h->mem.swap_total_bytes));
         jadd(o, "swap_free_bytes", ju(h->mem.swap_free_bytes));
+        jadd(o, "oom_kills", h->mem.has_oom_kill ? ju(h->mem.oom_kill_total) : NULL);
         jadd(o, "page_size_bytes", ju(page_size_bytes()));
 
         json_object *psi = NULL;
@@ -368,10 +369,13 @@ static void print_host(FILE *f, json_object *st) {
         bool connected = json_object_get_boolean(jget(hv, "connected"));
         fprintf(f, "Hypervisor  %s: %s%s%s\n", jstr(hv, "uri", "?"), connected ? "connected" : "NOT CONNECTED",
                 connected ? "" : ": ", connected ? "" : jstr(hv, "error", "no answer yet"));
-        fprintf(f, "Memory      total %s, available %s, anon %s, swap free %s of %s\n",
+        char hoom[32] = "-";
+        if (jnum(h, "oom_kills", &v))
+                snprintf(hoom, sizeof(hoom), "%.0f", v);
+        fprintf(f, "Memory      total %s, available %s, anon %s, swap free %s of %s, OOM kills %s\n",
                 fmt_bytes(a, sizeof(a), h, "mem_total_bytes"), fmt_bytes(b, sizeof(b), h, "mem_available_bytes"),
                 fmt_bytes(c, sizeof(c), h, "anon_bytes"), fmt_bytes(d, sizeof(d), h, "swap_free_bytes"),
-                fmt_bytes(e, sizeof(e), h, "swap_total_bytes"));
+                fmt_bytes(e, sizeof(e), h, "swap_total_bytes"), hoom);
 
         json_object *cg = jget(h, "cgroup");
         if (cg && !json_object_is_type(cg, json_type_null)) {

@@ -55,12 +55,26 @@ static int meminfo_read_libproc2(MeminfoSample *ret) {
 }
 
 int meminfo_read(const char *proc_root, MeminfoSample *ret) {
+        MeminfoSample m;
+        int r;
         if (strcmp(proc_root, "/proc") == 0)
-                return meminfo_read_libproc2(ret);
-
-        _cleanup_free_ char *buf = NULL;
-        int r = read_file_at(proc_root, "meminfo", &buf, NULL);
+                r = meminfo_read_libproc2(&m);
+        else {
+                _cleanup_free_ char *buf = NULL;
+                r = read_file_at(proc_root, "meminfo", &buf, NULL);
+                if (r == 0)
+                        r = meminfo_parse(buf, &m);
+        }
         if (r < 0)
                 return r;
-        return meminfo_parse(buf, ret);
+
+        /* On cgroup v1 a memcg's own oom_kill counts only kills of tasks
+         * directly in it, and a killed guest's cgroup is removed with it:
+         * the host-wide counter is the one that does not lose kills. */
+        _cleanup_free_ char *vmstat = NULL;
+        if (read_file_at(proc_root, "vmstat", &vmstat, NULL) == 0 &&
+            find_key_u64(vmstat, "oom_kill", &m.oom_kill_total) == 0)
+                m.has_oom_kill = true;
+        *ret = m;
+        return 0;
 }

@@ -68,6 +68,8 @@ static void test_host_v2(void) {
         CHECK_U64(h.mem.mem_total_bytes, 16318480 * KIB);
         CHECK_U64(h.mem.mem_available_bytes, 9000000 * KIB);
         CHECK_U64(h.mem.anon_bytes, 6000000 * KIB);
+        CHECK(h.mem.has_oom_kill);
+        CHECK_U64(h.mem.oom_kill_total, 7);
         CHECK(h.psi.has_some && h.psi.has_full);
         CHECK(h.psi.some.avg60 == 0.12);
         CHECK(h.cgroup.version == 2);
@@ -100,6 +102,7 @@ static void test_host_minimal(void) {
         CHECK_U64(h.mem.mem_total_bytes, 1015800 * KIB);
         CHECK_U64(h.mem.mem_available_bytes, 500000 * KIB); /* MemFree stands in */
         CHECK(!h.psi.has_some && !h.psi.has_full);
+        CHECK(!h.mem.has_oom_kill); /* no vmstat: before 4.13 */
         CHECK(h.cgroup.version == 0);
         CHECK(!h.ksm.present);
         CHECK_U64(h.ksm.n_values, 0);

@@ -20,6 +20,8 @@ typedef struct MeminfoSample {
         uint64_t anon_bytes;
         uint64_t swap_total_bytes;
         uint64_t swap_free_bytes;
+        bool has_oom_kill;
+        uint64_t oom_kill_total;  /* /proc/vmstat oom_kill: every OOM kill on the host */
 } MeminfoSample;
 
 typedef struct PsiLine {
