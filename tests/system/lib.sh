@@ -55,18 +55,3 @@ libvirtd_pid() {
 }
 
 libvirtd_answers() { timeout 5 virsh -c qemu:///system version >/dev/null 2>&1; }
-
-# restart_libvirtd: as an operator would; the guests' qemu processes live on.
-restart_libvirtd() {
-	if command -v systemctl >/dev/null && systemctl is-active -q libvirtd 2>/dev/null; then
-		systemctl restart libvirtd
-		return
-	fi
-	local p
-	p=$(libvirtd_pid)
-	if [ -n "$p" ]; then
-		kill "$p"
-		while kill -0 "$p" 2>/dev/null; do sleep 0.1; done
-	fi
-	libvirtd -d
-}
