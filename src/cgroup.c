@@ -109,10 +109,8 @@ static void cgroup_strip_libvirt_children(char *path) {
 }
 
 int cgroup_pid_memory_dir(const char *proc_root, pid_t pid, char *ret, size_t size, int *ret_version) {
-        char rel[64];
         _cleanup_free_ char *buf = NULL;
-        snprintf(rel, sizeof(rel), "%d/cgroup", (int) pid);
-        int r = read_file_at(proc_root, rel, &buf, NULL);
+        int r = read_pid_file(proc_root, pid, "cgroup", &buf);
         if (r < 0)
                 return r;
 

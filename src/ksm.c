@@ -103,12 +103,10 @@ int ksm_stat_parse(const char *buf, KsmProcess *ret) {
 }
 
 int ksm_process_read(const char *proc_root, pid_t pid, KsmProcess *ret) {
-        char rel[64];
-        _cleanup_free_ char *buf = NULL;
+        _cleanup_free_ char *buf = NULL, *pages_buf = NULL;
         KsmProcess p = {};
 
-        snprintf(rel, sizeof(rel), "%d/ksm_stat", (int) pid);
-        int r = read_file_at(proc_root, rel, &buf, NULL);
+        int r = read_pid_file(proc_root, pid, "ksm_stat", &buf);
         if (r == 0)
                 (void) ksm_stat_parse(buf, &p); /* 6.1 .. 6.3: only ksm_rmap_items */
         else if (r != -ENOENT)
@@ -117,8 +115,9 @@ int ksm_process_read(const char *proc_root, pid_t pid, KsmProcess *ret) {
         /* Before 6.4 merging pages are in their own file (5.19+). */
         if (!p.has_merging) {
                 uint64_t pages;
-                snprintf(rel, sizeof(rel), "%d/ksm_merging_pages", (int) pid);
-                int k = read_u64_at(proc_root, rel, &pages);
+                int k = read_pid_file(proc_root, pid, "ksm_merging_pages", &pages_buf);
+                if (k == 0)
+                        k = parse_u64(pages_buf, &pages);
                 if (k == 0) {
                         p.has_merging = true;
                         p.merging_pages = pages;

@@ -65,10 +65,8 @@ int sample_guest_pid(const Roots *roots, const char *name, pid_t *ret) {
 }
 
 int sample_pid_rss(const char *proc_root, pid_t pid, uint64_t *ret) {
-        char rel[64];
         _cleanup_free_ char *buf = NULL;
-        snprintf(rel, sizeof(rel), "%d/statm", (int) pid);
-        int r = read_file_at(proc_root, rel, &buf, NULL);
+        int r = read_pid_file(proc_root, pid, "statm", &buf);
         if (r < 0)
                 return r;
         unsigned long long size, resident;

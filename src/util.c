@@ -139,6 +139,14 @@ int parse_i64(const char *s, int64_t *ret) {
         return 0;
 }
 
+int read_pid_file(const char *proc_root, pid_t pid, const char *name, char **ret) {
+        char rel[64];
+        int n = snprintf(rel, sizeof(rel), "%d/%s", (int) pid, name);
+        if (n < 0 || (size_t) n >= sizeof(rel))
+                return -ENAMETOOLONG;
+        return read_file_at(proc_root, rel, ret, NULL);
+}
+
 int read_u64_at(const char *root, const char *rel, uint64_t *ret) {
         _cleanup_free_ char *buf = NULL;
         int r = read_file_at(root, rel, &buf, NULL);

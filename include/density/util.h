@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #define USEC_PER_SEC  UINT64_C(1000000)
@@ -53,6 +54,10 @@ uint64_t now_realtime_usec(void);
  * Return: 0, or negative errno (-ENOENT when the file is absent).
  */
 int read_file_at(const char *root, const char *rel, char **ret, size_t *ret_len);
+
+/* Read /proc/PID/NAME below proc_root. Return: as read_file_at(); -ENOENT
+ * also when the process is gone. */
+int read_pid_file(const char *proc_root, pid_t pid, const char *name, char **ret);
 
 /* Read a file holding one unsigned integer ("max" is reported as -ERANGE). */
 int read_u64_at(const char *root, const char *rel, uint64_t *ret);
