@@ -7,13 +7,14 @@ DENSITYD="$BUILD/densityd"
 DENSITYCTL="$BUILD/densityctl"
 DAEMON_PID=
 
-# write_policy DIR INTERVAL: a policy whose socket and textfile live in DIR.
+# write_policy DIR INTERVAL [STALEAFTER]: a policy whose socket and textfile
+# live in DIR.
 write_policy() {
 	mkdir -p "$1/prom"
 	cat >"$1/policy.conf" <<EOT
 [Daemon]
 Interval=$2
-StaleAfter=30s
+StaleAfter=${3:-30s}
 ControlSocket=$1/densityd.sock
 TextfileDirectory=$1/prom
 EOT

@@ -13,6 +13,7 @@ BUILD=${DENSITY_BUILD:-$SRC/build}
 
 N=${SYSTEM_GUESTS:-3}
 INTERVAL=2  # seconds; the test's "two ticks" are 2 * INTERVAL
+STALE=8     # seconds: StaleAfter=
 SLACK=1     # seconds for our own polling
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -68,7 +69,7 @@ if ! "$TB" up "$N" 2>"$WORK/testbed.log"; then
 fi
 diag "$(tail -n 1 "$WORK/testbed.log")"
 
-write_policy "$WORK" "${INTERVAL}s"
+write_policy "$WORK" "${INTERVAL}s" "${STALE}s"
 # Stand in for systemd's notify socket, with a 3 s watchdog.
 socat -u UNIX-RECV:"$WORK/notify.sock" OPEN:"$WORK/notify.log",creat,append &
 NOTIFY_PID=$!
@@ -196,6 +197,20 @@ unprivileged() {
 	grep -q "root only" <<<"$out" && ctl "$WORK" reload >/dev/null
 }
 check "status works for nobody; reload is refused to nobody and works for root" unprivileged
+
+# a paused guest's balloon stats stop moving: stale, and fresh again on resume
+stale_is() { # stale_is NAME true|false
+	status_json && [ "$(jq --arg n "$1" '.guests[] | select(.name == $n) | .stale' "$WORK/status.json")" = "$2" ]
+}
+virsh -c qemu:///system suspend dtest-1 >/dev/null
+start=$(now)
+if wait_for $((STALE + 2 * INTERVAL + SLACK)) stale_is dtest-1 true; then
+	ok "paused dtest-1 marked stale after $(elapsed "$start") s (StaleAfter=${STALE}s)"
+else
+	not_ok "paused dtest-1 not marked stale within $((STALE + 2 * INTERVAL + SLACK)) s"
+fi
+virsh -c qemu:///system resume dtest-1 >/dev/null
+check "resumed dtest-1 is fresh again" wait_for $((4 * INTERVAL + SLACK)) stale_is dtest-1 false
 
 # a destroyed guest leaves status and the textfile within two ticks
 victim="dtest-$N"
