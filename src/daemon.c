@@ -140,17 +140,18 @@ static int daemon_load_policy(Daemon *d, bool initial) {
         return 0;
 }
 
-static void daemon_report_hypervisor(Daemon *d, const GuestTable *t) {
+static void daemon_report_hypervisor(Daemon *d, const GuestTable *t, const Snapshot *s) {
         if (t->rounds == 0)
                 return;
-        if (d->logged_connect_state && t->connected == d->was_connected)
+        bool connected = s->hypervisor_connected;
+        if (d->logged_connect_state && connected == d->was_connected)
                 return;
-        if (t->connected)
+        if (connected)
                 log_notice("connected to %s: %zu running guest%s", d->policy.libvirt_uri, t->n, t->n == 1 ? "" : "s");
         else
                 log_warning("hypervisor %s unreachable, retrying: %s", d->policy.libvirt_uri,
-                            t->error[0] ? t->error : "no answer");
-        d->was_connected = t->connected;
+                            s->hypervisor_error[0] ? s->hypervisor_error : "no answer");
+        d->was_connected = connected;
         d->logged_connect_state = true;
 }
 
@@ -186,7 +187,6 @@ static int daemon_tick(sd_event_source *s, uint64_t usec, void *userdata) {
                 log_error("out of memory copying guest table");
                 goto rearm;
         }
-        daemon_report_hypervisor(d, &table);
         d->round_usec = table.round_usec;
 
         Snapshot snap;
@@ -198,6 +198,7 @@ static int daemon_tick(sd_event_source *s, uint64_t usec, void *userdata) {
                 goto rearm;
         }
         d->last_sample_error = 0;
+        daemon_report_hypervisor(d, &table, &snap);
         snapshot_clear(&d->snap);
         d->snap = snap;
         d->have_snapshot = true;

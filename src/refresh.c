@@ -12,6 +12,7 @@
 /* After a failed connect, retry sooner than a whole interval so that a
  * restarted libvirtd is found again within a tick or two. */
 #define REFRESH_RETRY_USEC (1 * USEC_PER_SEC)
+#define REFRESH_JOIN_TIMEOUT_SEC 5
 
 struct Refresher {
         const VirtOps *ops;
@@ -62,24 +63,35 @@ void refresh_merge(const VirtDomainStats *prev, size_t n_prev, VirtDomainStats *
                    uint64_t now_usec) {
         for (size_t i = 0; i < n_fresh; i++) {
                 VirtDomainStats *f = &fresh[i];
-                bool answered = f->has_current || f->has_last_update || f->has_usable;
+                /* libvirt always reports current/maximum (from the domain
+                 * definition); the guest's own figures are what NOWAIT skips. */
+                bool answered = f->has_last_update || f->has_unused || f->has_available || f->has_usable ||
+                                f->has_disk_caches;
                 f->fetched_usec = now_usec;
                 if (answered)
                         continue;
                 /* prev is sorted by uuid (refresh keeps it so). */
                 const VirtDomainStats *p = n_prev > 0 ? bsearch(f, prev, n_prev, sizeof(*prev), uuid_cmp) : NULL;
-                if (p) {
-                        VirtDomainStats keep = *p;
-                        strscpy(keep.name, sizeof(keep.name), f->name);
-                        keep.id = f->id;
-                        *f = keep;
-                }
+                if (!p)
+                        continue;
+                f->has_unused = p->has_unused;
+                f->unused_kib = p->unused_kib;
+                f->has_available = p->has_available;
+                f->available_kib = p->available_kib;
+                f->has_usable = p->has_usable;
+                f->usable_kib = p->usable_kib;
+                f->has_disk_caches = p->has_disk_caches;
+                f->disk_caches_kib = p->disk_caches_kib;
+                f->has_last_update = p->has_last_update;
+                f->last_update = p->last_update;
+                f->fetched_usec = p->fetched_usec; /* their age keeps growing */
         }
         qsort(fresh, n_fresh, sizeof(*fresh), uuid_cmp);
 }
 
 static void refresher_publish_error(Refresher *r, const char *error) {
         pthread_mutex_lock(&r->lock);
+        r->table.round_started_usec = 0;
         r->table.connected = false;
         strscpy(r->table.error, sizeof(r->table.error), error);
         r->table.rounds++;
@@ -92,6 +104,7 @@ void refresher_run_once(Refresher *r) {
         uint64_t start = now_monotonic_usec();
 
         pthread_mutex_lock(&r->lock);
+        r->table.round_started_usec = start;
         strscpy(uri, sizeof(uri), r->uri);
         bool reconnect = r->uri_changed;
         r->uri_changed = false;
@@ -129,6 +142,7 @@ void refresher_run_once(Refresher *r) {
         r->table.error[0] = '\0';
         r->table.rounds++;
         r->table.round_usec = now - start;
+        r->table.round_started_usec = 0;
         pthread_mutex_unlock(&r->lock);
 }
 
@@ -140,11 +154,14 @@ static void *refresher_main(void *arg) {
                 refresher_run_once(r);
 
                 pthread_mutex_lock(&r->lock);
-                uint64_t wait = r->table.connected ? r->interval_usec : REFRESH_RETRY_USEC;
-                if (wait > r->interval_usec)
-                        wait = r->interval_usec;
-                uint64_t deadline = start + wait;
-                while (!r->stop && !r->uri_changed && now_monotonic_usec() < deadline) {
+                for (;;) {
+                        /* Re-read each time: a reload may shorten the interval. */
+                        uint64_t wait = r->table.connected ? r->interval_usec : REFRESH_RETRY_USEC;
+                        if (wait > r->interval_usec)
+                                wait = r->interval_usec;
+                        uint64_t deadline = start + wait;
+                        if (r->stop || r->uri_changed || now_monotonic_usec() >= deadline)
+                                break;
                         struct timespec ts = { .tv_sec = (time_t) (deadline / USEC_PER_SEC),
                                                .tv_nsec = (long) (deadline % USEC_PER_SEC) * 1000 };
                         pthread_cond_timedwait(&r->wake, &r->lock, &ts);
@@ -198,7 +215,13 @@ Refresher *refresher_free(Refresher *r) {
                 r->stop = true;
                 pthread_cond_signal(&r->wake);
                 pthread_mutex_unlock(&r->lock);
-                pthread_join(r->thread, NULL);
+                /* A worker stuck in a call to a hung hypervisor must not hang
+                 * our shutdown: leave it (and its connection) to exit(). */
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_sec += REFRESH_JOIN_TIMEOUT_SEC;
+                if (pthread_timedjoin_np(r->thread, NULL, &ts) != 0)
+                        return NULL;
         }
         r->ops->close(r->conn);
         guest_table_clear(&r->table);

@@ -173,6 +173,14 @@ int sampler_tick(Sampler *s, const GuestTable *table, uint64_t stale_after_usec,
                 return r;
         snap.hypervisor_connected = table->connected;
         strscpy(snap.hypervisor_error, sizeof(snap.hypervisor_error), table->error);
+        /* A hung hypervisor never fails a call: it never answers. */
+        if (table->round_started_usec > 0 && start > table->round_started_usec &&
+            start - table->round_started_usec > stale_after_usec) {
+                snap.hypervisor_connected = false;
+                snprintf(snap.hypervisor_error, sizeof(snap.hypervisor_error),
+                         "no answer to the bulk stats call for %llu s",
+                         (unsigned long long) ((start - table->round_started_usec) / USEC_PER_SEC));
+        }
 
         _cleanup_free_ GuestSample *guests = calloc(table->n ? table->n : 1, sizeof(*guests));
         _cleanup_free_ GuestMemory *memory = calloc(table->n ? table->n : 1, sizeof(*memory));

@@ -3,14 +3,19 @@
 #include "density/virt.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
 #include "density/util.h"
+
+#define VIRT_KEEPALIVE_INTERVAL_SEC 5
+#define VIRT_KEEPALIVE_COUNT 3
 
 struct VirtConn {
         virConnectPtr conn;
@@ -30,17 +35,45 @@ static void virt_last_error(char *buf, size_t size, const char *what) {
         snprintf(buf, size, "%s: %s", what, e && e->message ? e->message : "unknown error");
 }
 
+/* libvirt's client event loop: without it no keepalive runs, and a hung
+ * libvirtd would hold a call forever. */
+static void *virt_event_loop(void *arg) {
+        (void) arg;
+        pthread_setname_np(pthread_self(), "density-virtev");
+        for (;;)
+                if (virEventRunDefaultImpl() < 0)
+                        usleep(100 * 1000); /* never spin */
+        return NULL;
+}
+
+static int virt_initialize(char *err, size_t err_size) {
+        static bool initialized;
+        if (initialized)
+                return 0;
+        if (virInitialize() < 0 || virEventRegisterDefaultImpl() < 0) {
+                virt_last_error(err, err_size, "libvirt initialization failed");
+                return -EIO;
+        }
+        virSetErrorFunc(NULL, virt_silent_error);
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int k = pthread_create(&t, &attr, virt_event_loop, NULL);
+        pthread_attr_destroy(&attr);
+        if (k != 0) {
+                snprintf(err, err_size, "cannot start libvirt's event thread: %s", strerror(k));
+                return -k;
+        }
+        initialized = true;
+        return 0;
+}
+
 static int virt_open(void *userdata, const char *uri, VirtConn **ret, char *err, size_t err_size) {
         (void) userdata;
-        static bool initialized;
-        if (!initialized) {
-                if (virInitialize() < 0) {
-                        virt_last_error(err, err_size, "libvirt initialization failed");
-                        return -EIO;
-                }
-                virSetErrorFunc(NULL, virt_silent_error);
-                initialized = true;
-        }
+        int r = virt_initialize(err, err_size);
+        if (r < 0)
+                return r;
 
         VirtConn *c = calloc(1, sizeof(*c));
         if (!c)
@@ -51,6 +84,9 @@ static int virt_open(void *userdata, const char *uri, VirtConn **ret, char *err,
                 free(c);
                 return -ECONNREFUSED;
         }
+        /* A libvirtd that stops answering is dropped after about
+         * VIRT_KEEPALIVE_INTERVAL_SEC * (VIRT_KEEPALIVE_COUNT + 1) seconds. */
+        (void) virConnectSetKeepAlive(c->conn, VIRT_KEEPALIVE_INTERVAL_SEC, VIRT_KEEPALIVE_COUNT);
         *ret = c;
         return 0;
 }

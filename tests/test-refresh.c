@@ -11,8 +11,18 @@
 
 static VirtDomainStats domain(const char *name, const char *uuid, uint64_t current_kib, int64_t last_update) {
         VirtDomainStats d = { .has_current = true, .has_maximum = true, .has_last_update = true,
-                              .current_kib = current_kib, .maximum_kib = 2 * current_kib,
-                              .last_update = last_update };
+                              .has_usable = true, .current_kib = current_kib, .maximum_kib = 2 * current_kib,
+                              .usable_kib = current_kib / 2, .last_update = last_update };
+        strscpy(d.name, sizeof(d.name), name);
+        strscpy(d.uuid, sizeof(d.uuid), uuid);
+        return d;
+}
+
+/* A guest busy with a job, as libvirt answers with NOWAIT: current and
+ * maximum (from the domain definition) but none of the guest's own figures. */
+static VirtDomainStats busy_domain(const char *name, const char *uuid, int id, uint64_t current_kib) {
+        VirtDomainStats d = { .id = id, .has_current = true, .has_maximum = true, .current_kib = current_kib,
+                              .maximum_kib = 2 * current_kib };
         strscpy(d.name, sizeof(d.name), name);
         strscpy(d.uuid, sizeof(d.uuid), uuid);
         return d;
@@ -114,11 +124,9 @@ static void test_run_once_merges(void) {
         uint64_t fetched_a = find(&t, UUID_A)->fetched_usec;
         guest_table_clear(&t);
 
-        /* a is busy with a job (NOWAIT): answered without figures, renamed;
-         * b stopped. */
-        VirtDomainStats busy = { .id = 9 };
-        strscpy(busy.name, sizeof(busy.name), "a-renamed");
-        strscpy(busy.uuid, sizeof(busy.uuid), UUID_A);
+        /* a is busy with a job (NOWAIT): answered without the guest's own
+         * figures, renamed, ballooned to 1100 KiB meanwhile; b stopped. */
+        VirtDomainStats busy = busy_domain("a-renamed", UUID_A, 9, 1100);
         hv.domains = &busy;
         hv.n_domains = 1;
         refresher_run_once(r);
@@ -129,10 +137,11 @@ static void test_run_once_merges(void) {
         CHECK(a);
         CHECK_STR(a->name, "a-renamed");
         CHECK(a->id == 9);
-        CHECK(a->has_current && a->has_last_update);
-        CHECK_U64(a->current_kib, 1024);
-        CHECK_I64(a->last_update, 10);
-        CHECK_U64(a->fetched_usec, fetched_a);
+        CHECK(a->has_current && a->has_last_update && a->has_usable);
+        CHECK_U64(a->current_kib, 1100); /* fresh */
+        CHECK_U64(a->usable_kib, 512);   /* kept */
+        CHECK_I64(a->last_update, 10);   /* kept */
+        CHECK_U64(a->fetched_usec, fetched_a); /* their age keeps growing */
         guest_table_clear(&t);
 
         refresher_free(r);
@@ -168,9 +177,7 @@ static void test_merge(void) {
          * d new without figures (nothing to keep). */
         VirtDomainStats fresh[3] = {};
         fresh[0] = domain("c", UUID_C, 3500, 4);
-        strscpy(fresh[1].uuid, sizeof(fresh[1].uuid), UUID_A);
-        strscpy(fresh[1].name, sizeof(fresh[1].name), "a");
-        fresh[1].id = 5;
+        fresh[1] = busy_domain("a", UUID_A, 5, 1200);
         strscpy(fresh[2].uuid, sizeof(fresh[2].uuid), "00000000-0000-0000-0000-00000000000d");
         strscpy(fresh[2].name, sizeof(fresh[2].name), "d");
 
@@ -179,9 +186,12 @@ static void test_merge(void) {
         CHECK_STR(fresh[1].uuid, UUID_C);
         CHECK_STR(fresh[2].uuid, "00000000-0000-0000-0000-00000000000d");
 
-        /* a keeps its previous figures and their age, takes the new id. */
-        CHECK(fresh[0].has_current);
-        CHECK_U64(fresh[0].current_kib, 1000);
+        /* a keeps its previous guest figures and their age, takes the new
+         * id and current. */
+        CHECK(fresh[0].has_current && fresh[0].has_last_update && fresh[0].has_usable);
+        CHECK_U64(fresh[0].current_kib, 1200);
+        CHECK_U64(fresh[0].usable_kib, 500);
+        CHECK_I64(fresh[0].last_update, 1);
         CHECK_U64(fresh[0].fetched_usec, 111);
         CHECK(fresh[0].id == 5);
         /* c is fresh. */
@@ -243,6 +253,23 @@ static void test_thread(void) {
         refresher_free(r);
         CHECK(hv.n_opens == 1);
         CHECK(hv.n_calls >= 2);
+}
+
+/* A reload that shortens the interval takes effect at once, not after the
+ * old (here one hour) wait. */
+static void test_thread_interval_shortened(void) {
+        VirtDomainStats d[1] = { domain("a", UUID_A, 1024, 10) };
+        FakeHypervisor hv = { .domains = d, .n_domains = 1 };
+        Refresher *r = NULL;
+        CHECK_OK(refresher_new(&virt_fake_ops, &hv, "fake:///", 3600 * USEC_PER_SEC, &r));
+        CHECK_OK(refresher_start(r));
+        GuestTable t = {};
+        wait_rounds(r, 1, &t);
+        guest_table_clear(&t);
+        CHECK_OK(refresher_configure(r, "fake:///", 20 * USEC_PER_MSEC));
+        wait_rounds(r, 3, &t); /* fails after 10 s of waiting */
+        guest_table_clear(&t);
+        refresher_free(r);
 }
 
 /* A slow hypervisor (2 s per bulk call): the copy does not wait for it. */
@@ -358,6 +385,7 @@ int main(void) {
         RUN(test_merge);
         RUN(test_merge_first_answer_without_figures);
         RUN(test_thread);
+        RUN(test_thread_interval_shortened);
         RUN(test_thread_get_never_waits);
         RUN(test_thread_slow_hypervisor);
         return 0;

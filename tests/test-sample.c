@@ -413,6 +413,31 @@ static void test_tick_v1(void) {
         sampler_free(s);
 }
 
+/* A hypervisor that hangs never fails a call; a round running longer than
+ * stale_after counts as disconnected. */
+static void test_tick_hung_hypervisor(void) {
+        HostRoots hr;
+        Sampler *s = NULL;
+        CHECK_OK(sampler_new(host_roots(&hr, "host-v2"), &s));
+        VirtDomainStats d[5];
+        GuestTable t;
+        uint64_t now = now_monotonic_usec();
+        table_v2(&t, d, now);
+
+        Snapshot snap;
+        t.round_started_usec = now; /* a round just started: fine */
+        CHECK_OK(sampler_tick(s, &t, 30 * USEC_PER_SEC, &snap));
+        CHECK(snap.hypervisor_connected);
+        snapshot_clear(&snap);
+
+        t.round_started_usec = now - 31 * USEC_PER_SEC; /* hung for 31 s */
+        CHECK_OK(sampler_tick(s, &t, 30 * USEC_PER_SEC, &snap));
+        CHECK(!snap.hypervisor_connected);
+        CHECK_CONTAINS(snap.hypervisor_error, "no answer");
+        snapshot_clear(&snap);
+        sampler_free(s);
+}
+
 int main(int argc, char **argv) {
         test_fixtures(argc, argv);
         RUN(test_host_v2);
@@ -424,5 +449,6 @@ int main(int argc, char **argv) {
         RUN(test_tick_stale_hypervisor_age);
         RUN(test_tick_via_refresher);
         RUN(test_tick_v1);
+        RUN(test_tick_hung_hypervisor);
         return 0;
 }

@@ -21,6 +21,7 @@ typedef struct GuestTable {
         char error[256];          /* last failure, "" when the last round worked */
         uint64_t rounds;          /* completed rounds, successful or not */
         uint64_t round_usec;      /* duration of the last round */
+        uint64_t round_started_usec; /* CLOCK_MONOTONIC start of the round in progress, 0 if none */
 } GuestTable;
 
 void guest_table_clear(GuestTable *t);
@@ -31,7 +32,9 @@ typedef struct Refresher Refresher;
 int refresher_new(const VirtOps *ops, void *userdata, const char *uri, uint64_t interval_usec,
                   Refresher **ret);
 int refresher_start(Refresher *r);
-/* Stop and join the thread, close the connection; accepts NULL. Return NULL. */
+/* Stop and join the thread, close the connection; accepts NULL. A worker
+ * stuck in a hypervisor call for more than a few seconds is left behind
+ * (the process is about to exit). Return NULL. */
 Refresher *refresher_free(Refresher *r);
 
 /* New URI (reconnect) or interval, e.g. after a reload. */
@@ -44,7 +47,8 @@ void refresher_run_once(Refresher *r);
 int refresher_get(Refresher *r, GuestTable *ret);
 
 /* Merge a fresh bulk answer into the previous table: domains gone from the
- * answer are dropped; a domain the answer left without balloon figures
- * (busy with a job, NOWAIT) keeps its previous ones and their age. */
+ * answer are dropped; a domain the answer left without the guest's own
+ * figures (busy with a job, NOWAIT) keeps its previous ones and their age,
+ * with the fresh current/maximum. */
 void refresh_merge(const VirtDomainStats *prev, size_t n_prev, VirtDomainStats *fresh, size_t n_fresh,
                    uint64_t now_usec);

@@ -35,7 +35,8 @@ Sampler *sampler_free(Sampler *s);
  * sampler_tick() - build a snapshot.
  * @table: the latest hypervisor table (refresh.h)
  * @stale_after_usec: balloon figures whose guest-side last_update has not
- *     moved, or that the hypervisor has not answered, for this long are stale
+ *     moved, or that the hypervisor has not answered, for this long are stale;
+ *     a hypervisor call running longer than this counts as disconnected
  * @ret: filled on success; previous contents are not freed
  *
  * Guests whose qemu process is gone are left out (they stopped between the
