@@ -150,6 +150,17 @@ int cgroup_pid_memory_dir(const char *proc_root, pid_t pid, char *ret, size_t si
         return 0;
 }
 
+static bool ends_with(const char *s, const char *suffix) {
+        size_t n = strlen(s), k = strlen(suffix);
+        return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+bool cgroup_is_guest_dir(const char *dir) {
+        const char *last = strrchr(dir, '/');
+        last = last ? last + 1 : dir;
+        return strstr(last, "qemu") && (ends_with(last, ".libvirt-qemu") || ends_with(last, ".scope"));
+}
+
 static int node_bytes_add(GuestNodeBytes *nodes, size_t max, size_t *n, int node, uint64_t bytes) {
         for (size_t i = 0; i < *n; i++)
                 if (nodes[i].node == node) {

@@ -270,8 +270,10 @@ int control_call(const char *socket_path, ControlCommand cmd, json_object **ret,
         }
 
         json_tokener *tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
-        if (!tok)
+        if (!tok) {
+                snprintf(err, err_size, "out of memory");
                 return -ENOMEM;
+        }
         json_object *reply = NULL;
         int r = 0;
         for (;;) {

@@ -22,24 +22,22 @@
 #include "density/policy.h"
 #include "density/prom.h"
 #include "density/refresh.h"
+#include "density/server.h"
 #include "density/util.h"
 
 /* Before the hypervisor's first answer, tick often so READY=1 and the first
  * complete status come quickly; give up waiting after this long. */
 #define FIRST_SAMPLE_POLL_USEC (200 * USEC_PER_MSEC)
 #define FIRST_SAMPLE_MAX_WAIT_USEC (15 * USEC_PER_SEC)
-#define CLIENT_TIMEOUT_USEC (5 * USEC_PER_SEC)
 #define TICK_ACCURACY_USEC (1 * USEC_PER_MSEC)
-#define CLIENTS_MAX 64
 
 typedef struct Daemon {
         DaemonOptions opts;
         sd_event *event;
         sd_event_source *tick_source;
-        sd_event_source *listen_source;
-        int listen_fd;
-        char socket_path[108];
-        unsigned n_clients;
+        Server *server;
+        const char *socket_path;
+        SharedText *status_reply; /* rendered at most once per tick */
 
         Policy policy;
         Refresher *refresher;
@@ -59,30 +57,6 @@ typedef struct Daemon {
         bool was_connected;
         bool logged_connect_state;
 } Daemon;
-
-typedef struct Client {
-        Daemon *d;
-        int fd;
-        sd_event_source *io;
-        sd_event_source *timeout;
-        char in[CONTROL_REQUEST_MAX + 1];
-        size_t in_len;
-        char *out;
-        size_t out_len, out_off;
-} Client;
-
-static Client *client_free(Client *c) {
-        if (!c)
-                return NULL;
-        sd_event_source_disable_unref(c->io);
-        sd_event_source_disable_unref(c->timeout);
-        if (c->fd >= 0)
-                close(c->fd);
-        free(c->out);
-        c->d->n_clients--;
-        free(c);
-        return NULL;
-}
 
 static void daemon_remove_prom(Daemon *d) {
         char path[PATH_MAX];
@@ -131,6 +105,7 @@ static int daemon_load_policy(Daemon *d, bool initial) {
         }
         policy_errors_clear(&errors);
         daemon_apply_policy(d, &p, initial);
+        d->status_reply = shared_text_unref(d->status_reply); /* it shows the interval */
         if (!initial) {
                 log_notice("reloaded %s", d->opts.config_path);
                 /* Tick now under the new interval. */
@@ -199,6 +174,7 @@ static int daemon_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         }
         d->last_sample_error = 0;
         daemon_report_hypervisor(d, &table, &snap);
+        d->status_reply = shared_text_unref(d->status_reply);
         snapshot_clear(&d->snap);
         d->snap = snap;
         d->have_snapshot = true;
@@ -227,25 +203,10 @@ rearm:;
         return 0;
 }
 
-static bool client_is_root(int fd) {
-        struct ucred cred;
-        socklen_t len = sizeof(cred);
-        return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == 0;
-}
-
-static char *daemon_handle_request(Daemon *d, Client *c) {
-        ControlCommand cmd;
-        char err[256];
-        c->in[c->in_len] = '\0';
-        if (control_request_parse(c->in, &cmd, err, sizeof(err)) < 0)
-                return control_reply_error("%s", err);
-        if (control_command_privileged(cmd) && !client_is_root(c->fd))
-                return control_reply_error("'%s' changes the daemon and is for root only", control_command_name(cmd));
-
-        switch (cmd) {
-        case CONTROL_STATUS: {
-                if (!d->have_snapshot)
-                        return control_reply_error("no sample yet: densityd is starting");
+static SharedText *daemon_status_reply(Daemon *d) {
+        if (!d->have_snapshot)
+                return shared_text_new(control_reply_error("no sample yet: densityd is starting"));
+        if (!d->status_reply) {
                 ControlDaemonInfo info = {
                         .version = DENSITY_VERSION,
                         .pid = getpid(),
@@ -257,153 +218,36 @@ static char *daemon_handle_request(Daemon *d, Client *c) {
                         .hypervisor_round_usec = d->round_usec,
                 };
                 json_object *st = control_status_json(&d->snap, &info);
-                return st ? control_reply_ok(st) : NULL;
+                d->status_reply = st ? shared_text_new(control_reply_ok(st)) : NULL;
         }
+        return shared_text_ref(d->status_reply);
+}
+
+static SharedText *daemon_handle_request(const char *request, uid_t uid, void *userdata) {
+        Daemon *d = userdata;
+        ControlCommand cmd;
+        char err[256];
+        if (control_request_parse(request, &cmd, err, sizeof(err)) < 0)
+                return shared_text_new(control_reply_error("%s", err));
+        if (control_command_privileged(cmd) && uid != 0)
+                return shared_text_new(
+                        control_reply_error("'%s' changes the daemon and is for root only", control_command_name(cmd)));
+
+        switch (cmd) {
+        case CONTROL_STATUS:
+                return daemon_status_reply(d);
         case CONTROL_RELOAD: {
                 int n = daemon_load_policy(d, false);
                 if (n > 0)
-                        return control_reply_error("%s has %d error%s: kept the policy in force (see the log)",
-                                                   d->opts.config_path, n, n == 1 ? "" : "s");
-                return control_reply_ok(NULL);
+                        return shared_text_new(control_reply_error(
+                                "%s has %d error%s: kept the policy in force (see the log)", d->opts.config_path, n,
+                                n == 1 ? "" : "s"));
+                return shared_text_new(control_reply_ok(NULL));
         }
         case _CONTROL_COMMAND_MAX:
                 break;
         }
-        return control_reply_error("unhandled command");
-}
-
-static int client_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Client *c = userdata;
-        (void) s;
-
-        if (!c->out) {
-                if (revents & (EPOLLERR | EPOLLHUP) && !(revents & EPOLLIN)) {
-                        client_free(c);
-                        return 0;
-                }
-                ssize_t k = read(fd, c->in + c->in_len, CONTROL_REQUEST_MAX - c->in_len);
-                if (k < 0 && (errno == EAGAIN || errno == EINTR))
-                        return 0;
-                if (k <= 0) {
-                        client_free(c);
-                        return 0;
-                }
-                c->in_len += (size_t) k;
-                if (!memchr(c->in, '\n', c->in_len) && c->in_len < CONTROL_REQUEST_MAX)
-                        return 0;
-                c->out = c->in_len >= CONTROL_REQUEST_MAX && !memchr(c->in, '\n', c->in_len)
-                                 ? control_reply_error("request longer than %d bytes", CONTROL_REQUEST_MAX)
-                                 : daemon_handle_request(c->d, c);
-                if (!c->out) {
-                        log_error("out of memory building a control reply");
-                        client_free(c);
-                        return 0;
-                }
-                c->out_len = strlen(c->out);
-                sd_event_source_set_io_events(c->io, EPOLLOUT);
-                return 0;
-        }
-
-        ssize_t k = send(fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (k < 0 && (errno == EAGAIN || errno == EINTR))
-                return 0;
-        if (k < 0) {
-                client_free(c);
-                return 0;
-        }
-        c->out_off += (size_t) k;
-        if (c->out_off >= c->out_len)
-                client_free(c);
-        return 0;
-}
-
-static int client_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
-        (void) s;
-        (void) usec;
-        client_free(userdata);
-        return 0;
-}
-
-static int daemon_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Daemon *d = userdata;
-        (void) s;
-        (void) revents;
-
-        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0)
-                return 0;
-        if (d->n_clients >= CLIENTS_MAX) {
-                close(cfd); /* a client flood must not exhaust our descriptors */
-                return 0;
-        }
-        Client *c = calloc(1, sizeof(*c));
-        if (!c) {
-                close(cfd);
-                return 0;
-        }
-        c->d = d;
-        c->fd = cfd;
-        d->n_clients++;
-        if (sd_event_add_io(d->event, &c->io, cfd, EPOLLIN, client_io, c) < 0 ||
-            sd_event_add_time_relative(d->event, &c->timeout, CLOCK_MONOTONIC, CLIENT_TIMEOUT_USEC, 0,
-                                       client_timeout, c) < 0) {
-                client_free(c);
-                return 0;
-        }
-        sd_event_source_set_description(c->io, "control-client");
-        return 0;
-}
-
-static int daemon_listen(Daemon *d) {
-        const char *path = d->opts.socket_path ? d->opts.socket_path : d->policy.control_socket;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        if (strlen(path) >= sizeof(sa.sun_path)) {
-                log_error("%s: control socket path too long", path);
-                return -ENAMETOOLONG;
-        }
-        strscpy(sa.sun_path, sizeof(sa.sun_path), path);
-        strscpy(d->socket_path, sizeof(d->socket_path), path);
-
-        /* Create the parent (e.g. /run/densityd) if needed. */
-        char dir[sizeof(sa.sun_path)];
-        strscpy(dir, sizeof(dir), path);
-        char *slash = strrchr(dir, '/');
-        if (slash && slash != dir) {
-                *slash = '\0';
-                if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-                        log_error("cannot create %s: %s", dir, strerror(errno));
-                        return -errno;
-                }
-        }
-
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        /* A socket file left by a crashed daemon is removed; a live one
-         * means another densityd runs, and we must not steal its socket. */
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0) {
-                log_error("another densityd already listens on %s", path);
-                close(fd);
-                return -EADDRINUSE;
-        }
-        close(fd);
-        unlink(path);
-
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || chmod(path, 0666) < 0 || listen(fd, 64) < 0) {
-                int r = -errno;
-                log_error("cannot listen on %s: %s", path, strerror(errno));
-                close(fd);
-                return r;
-        }
-        d->listen_fd = fd;
-        int r = sd_event_add_io(d->event, &d->listen_source, fd, EPOLLIN, daemon_accept, d);
-        if (r < 0)
-                return r;
-        sd_event_source_set_description(d->listen_source, "control-socket");
-        return 0;
+        return shared_text_new(control_reply_error("unhandled command"));
 }
 
 static int daemon_on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -425,11 +269,8 @@ static int daemon_on_exit_signal(sd_event_source *s, const struct signalfd_sigin
 
 static void daemon_cleanup(Daemon *d) {
         sd_event_source_disable_unref(d->tick_source);
-        sd_event_source_disable_unref(d->listen_source);
-        if (d->listen_fd >= 0) {
-                close(d->listen_fd);
-                unlink(d->socket_path);
-        }
+        server_free(d->server);
+        shared_text_unref(d->status_reply);
         /* Metrics of a stopped daemon would look current to Prometheus. */
         if (d->ticks > 0)
                 daemon_remove_prom(d);
@@ -440,7 +281,7 @@ static void daemon_cleanup(Daemon *d) {
 }
 
 int daemon_run(const DaemonOptions *opts) {
-        Daemon d = { .opts = *opts, .listen_fd = -1 };
+        Daemon d = { .opts = *opts };
         int r;
 
         if (!d.opts.ops)
@@ -480,9 +321,15 @@ int daemon_run(const DaemonOptions *opts) {
                 log_error("out of memory");
                 goto fail;
         }
-        r = daemon_listen(&d);
-        if (r < 0)
+        d.socket_path = d.opts.socket_path ? d.opts.socket_path : d.policy.control_socket;
+        r = server_new(d.event, d.socket_path, daemon_handle_request, &d, &d.server);
+        if (r < 0) {
+                if (r == -EADDRINUSE)
+                        log_error("another densityd already listens on %s", d.socket_path);
+                else
+                        log_error("cannot listen on %s: %s", d.socket_path, strerror(-r));
                 goto fail;
+        }
         r = refresher_start(d.refresher);
         if (r < 0) {
                 log_error("cannot start the hypervisor thread: %s", strerror(-r));

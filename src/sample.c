@@ -28,6 +28,11 @@ typedef struct GuestMemory {
         char uuid[DENSITY_UUID_LEN];
         int64_t last_update;
         uint64_t changed_usec;
+        /* The guest's memory cgroup, found once per qemu process: reading
+         * /proc/PID/cgroup takes the kernel's cgroup_mutex. */
+        pid_t cgroup_pid;
+        int cgroup_version;
+        char cgroup_dir[256];
 } GuestMemory;
 
 struct Sampler {
@@ -104,16 +109,25 @@ static int guest_rss_cmp(const void *a, const void *b) {
         return strcmp(x->name, y->name);
 }
 
-static void sample_guest_numa(const Roots *roots, GuestSample *g) {
-        char dir[PATH_MAX], rel[PATH_MAX + 32];
-        int version;
-        if (cgroup_pid_memory_dir(roots->proc, g->pid, dir, sizeof(dir), &version) < 0)
+static void sample_guest_numa(const Roots *roots, GuestMemory *mem, GuestSample *g) {
+        if (mem->cgroup_pid != g->pid) {
+                mem->cgroup_pid = g->pid;
+                if (cgroup_pid_memory_dir(roots->proc, g->pid, mem->cgroup_dir, sizeof(mem->cgroup_dir),
+                                          &mem->cgroup_version) < 0 ||
+                    !cgroup_is_guest_dir(mem->cgroup_dir))
+                        mem->cgroup_dir[0] = '\0'; /* no per-guest figures: better none than shared ones */
+        }
+        if (mem->cgroup_dir[0] == '\0')
                 return;
-        snprintf(rel, sizeof(rel), "%s/memory.numa_stat", dir);
+
+        char rel[sizeof(mem->cgroup_dir) + 32];
+        snprintf(rel, sizeof(rel), "%s/memory.numa_stat", mem->cgroup_dir);
         _cleanup_free_ char *buf = NULL;
-        if (read_file_at(roots->cgroup, rel, &buf, NULL) < 0)
+        if (read_file_at(roots->cgroup, rel, &buf, NULL) < 0) {
+                mem->cgroup_pid = 0; /* look again next tick */
                 return;
-        if (cgroup_numa_stat_parse(buf, version, g->nodes, DENSITY_MAX_NODES, &g->n_nodes) < 0)
+        }
+        if (cgroup_numa_stat_parse(buf, mem->cgroup_version, g->nodes, DENSITY_MAX_NODES, &g->n_nodes) < 0)
                 g->n_nodes = 0;
 }
 
@@ -160,7 +174,7 @@ static int sample_guest(Sampler *s, const VirtDomainStats *d, GuestMemory *mem, 
                 g->has_ksm_profit = k.has_profit;
                 g->ksm_profit_bytes = k.profit_bytes;
         }
-        sample_guest_numa(&s->roots, g);
+        sample_guest_numa(&s->roots, mem, g);
         return 0;
 }
 

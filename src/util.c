@@ -180,11 +180,13 @@ int find_key_u64(const char *buf, const char *key, uint64_t *ret) {
 
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode) {
         char tmp[PATH_MAX];
-        int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int) getpid());
+        int n = snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
         if (n < 0 || (size_t) n >= sizeof(tmp))
                 return -ENAMETOOLONG;
 
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+        /* A fresh random name, created exclusively: nobody who can write to
+         * the directory can point it elsewhere with a symlink. */
+        int fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return -errno;
         size_t off = 0;

@@ -162,6 +162,17 @@ static void test_numa_stat_v2(void) {
         CHECK_U64(n[1].bytes, 10485760 + 8192);
 }
 
+static void test_is_guest_dir(void) {
+        CHECK(cgroup_is_guest_dir("memory/machine/qemu-1-a.libvirt-qemu"));
+        CHECK(cgroup_is_guest_dir("machine.slice/machine-qemu\\x2d1\\x2da.scope"));
+        /* libvirt without cgroup support: qemu sits in libvirtd's cgroup,
+         * shared by every guest. */
+        CHECK(!cgroup_is_guest_dir("system.slice/libvirtd.service"));
+        CHECK(!cgroup_is_guest_dir("memory/system.slice/libvirtd.service"));
+        CHECK(!cgroup_is_guest_dir("memory/machine"));
+        CHECK(!cgroup_is_guest_dir(""));
+}
+
 int main(int argc, char **argv) {
         test_fixtures(argc, argv);
         RUN(test_machine_v1_unlimited);
@@ -171,5 +182,6 @@ int main(int argc, char **argv) {
         RUN(test_pid_memory_dir);
         RUN(test_numa_stat_v1);
         RUN(test_numa_stat_v2);
+        RUN(test_is_guest_dir);
         return 0;
 }

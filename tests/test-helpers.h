@@ -81,6 +81,13 @@
                 fn();                                                                                      \
         } while (0)
 
+/* Run one test function with arguments. */
+#define RUN_ARGS(fn, ...)                                                                                  \
+        do {                                                                                               \
+                fprintf(stderr, "== %s\n", #fn);                                                           \
+                fn(__VA_ARGS__);                                                                           \
+        } while (0)
+
 /* The fixture directory a test was given as its first argument. */
 static const char *fixtures;
 

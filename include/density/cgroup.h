@@ -21,6 +21,12 @@ int cgroup_machine_read(const char *cgroup_root, CgroupSample *ret);
  */
 int cgroup_pid_memory_dir(const char *proc_root, pid_t pid, char *ret, size_t size, int *ret_version);
 
+/* Whether a cgroup directory is one guest's own (libvirt's
+ * "qemu-ID-NAME.libvirt-qemu" on v1, "machine-qemu\x2dID\x2dNAME.scope" on
+ * v2), not a cgroup many guests share (libvirtd.service when libvirt runs
+ * without cgroup support, or the root). */
+bool cgroup_is_guest_dir(const char *dir);
+
 /* Parse memory.numa_stat. v1 counts pages ("hierarchical_total=" or
  * "total="), v2 counts bytes (anon + file per node). Nodes with 0 bytes are
  * left out. Return: 0, -EINVAL, or -E2BIG (more nodes than max; ret

@@ -78,6 +78,8 @@ int path_join(char *buf, size_t size, const char *a, const char *b);
 /* Copy with truncation, always NUL-terminated. */
 void strscpy(char *dst, size_t size, const char *src);
 
-/* Write data to path atomically: temp file in the same directory, then
+/* Write data to path atomically: a temp file with a random suffix in the
+ * same directory (created exclusively; "density.prom.XXXXXX" is not a
+ * *.prom file, so node_exporter never reads a half-written one), then
  * rename. Return: 0 or negative errno; no temp file is left on failure. */
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);

@@ -198,6 +198,25 @@ unprivileged() {
 }
 check "status works for nobody; reload is refused to nobody and works for root" unprivileged
 
+# an unprivileged flood of idle connections: 4 kept, root still served
+flood() {
+	local pids=() i alive=0
+	for i in $(seq 1 10); do
+		setpriv --reuid=65534 --regid=65534 --clear-groups \
+			socat -u UNIX-CONNECT:"$WORK/densityd.sock" /dev/null 2>/dev/null &
+		pids+=($!)
+	done
+	sleep 0.5
+	for i in "${pids[@]}"; do kill -0 "$i" 2>/dev/null && alive=$((alive + 1)); done
+	local rc=0
+	ctl "$WORK" status >/dev/null || rc=1
+	ctl "$WORK" reload >/dev/null || rc=1
+	for i in "${pids[@]}"; do kill "$i" 2>/dev/null; wait "$i" 2>/dev/null; done
+	diag "nobody's idle connections kept open: $alive of 10; root status and reload exit $rc"
+	[ "$alive" -eq 4 ] && [ $rc -eq 0 ]
+}
+check "10 idle connections from nobody: 4 kept, root is still served" flood
+
 # a paused guest's balloon stats stop moving: stale, and fresh again on resume
 stale_is() { # stale_is NAME true|false
 	status_json && [ "$(jq --arg n "$1" '.guests[] | select(.name == $n) | .stale' "$WORK/status.json")" = "$2" ]
