@@ -116,8 +116,8 @@ static int daemon_load_policy(Daemon *d, bool initial) {
 }
 
 static void daemon_report_hypervisor(Daemon *d, const GuestTable *t, const Snapshot *s) {
-        if (t->rounds == 0)
-                return;
+        if (t->rounds == 0 && s->hypervisor_error[0] == '\0')
+                return; /* first round still running, not for long yet */
         bool connected = s->hypervisor_connected;
         if (d->logged_connect_state && connected == d->was_connected)
                 return;
