@@ -35,32 +35,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-check() { # check DESCRIPTION COMMAND...
-	local d=$1
-	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-diag() { echo "# $*"; }
-
-now() { echo "${EPOCHREALTIME/./}"; } # microseconds
-elapsed() { # seconds since START (from now), two decimals
-	local d=$(($(now) - $1))
-	printf '%d.%02d' $((d / 1000000)) $((d % 1000000 / 10000))
-}
-# wait_for SECONDS COMMAND...: poll until COMMAND succeeds.
-wait_for() {
-	local limit=$(($1 * 1000000)) start
-	shift
-	start=$(now)
-	while ! "$@"; do
-		[ $(($(now) - start)) -gt $limit ] && return 1
-		sleep 0.2
-	done
-}
 
 if ! "$TB" up "$N" 2>"$WORK/testbed.log"; then
 	echo "Bail out! testbed up $N failed:"

@@ -23,17 +23,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-diag() { echo "# $*"; }
-now() { echo "${EPOCHREALTIME/./}"; }
-
 # Its own process group, so that cleanup ends socat and its children.
 setsid socat UNIX-LISTEN:"$WORK/hung.sock",fork SYSTEM:'cat >/dev/null' &
 HUNG_PGID=$!
-for _ in $(seq 1 50); do [ -S "$WORK/hung.sock" ] && break; sleep 0.1; done
+wait_for 5 test -S "$WORK/hung.sock"
 
 write_policy "$WORK" 1s 3s
 echo "LibvirtURI=qemu+unix:///system?socket=$WORK/hung.sock" >>"$WORK/policy.conf"
@@ -44,12 +37,7 @@ hung_reported() {
 		[ "$(jq '.daemon.hypervisor.connected' "$WORK/status.json")" = false ] &&
 		jq -r '.daemon.hypervisor.error' "$WORK/status.json" | grep -q "no answer"
 }
-ok_by=0
-for _ in $(seq 1 60); do
-	hung_reported && { ok_by=1; break; }
-	sleep 0.2
-done
-if [ $ok_by = 1 ] && grep -q "unreachable.*no answer" "$WORK/daemon.log"; then
+if wait_for 12 hung_reported && grep -q "unreachable.*no answer" "$WORK/daemon.log"; then
 	ok "hung hypervisor reported as not connected, once in the log: $(jq -r '.daemon.hypervisor.error' "$WORK/status.json")"
 else
 	not_ok "hung hypervisor not reported within 12 s"
@@ -67,15 +55,9 @@ fi
 
 start=$(now)
 kill "$DAEMON_PID"
-stopped=0
-for _ in $(seq 1 100); do
-	kill -0 "$DAEMON_PID" 2>/dev/null || { stopped=1; break; }
-	sleep 0.1
-done
-took=$(($(now) - start))
-if [ $stopped = 1 ]; then
+if wait_for 10 eval '! kill -0 "$DAEMON_PID" 2>/dev/null'; then
 	wait "$DAEMON_PID"
-	ok "SIGTERM stops densityd in $((took / 1000)) ms although a hypervisor call hangs (limit 10 s)"
+	ok "SIGTERM stops densityd in $(elapsed "$start") s although a hypervisor call hangs (limit 10 s)"
 	DAEMON_PID=
 else
 	not_ok "densityd still running 10 s after SIGTERM"
