@@ -2,15 +2,11 @@
 #include "density/daemon.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -64,7 +60,7 @@ static void daemon_remove_prom(Daemon *d) {
                 unlink(path);
 }
 
-static int daemon_apply_policy(Daemon *d, const Policy *p, bool initial) {
+static void daemon_apply_policy(Daemon *d, const Policy *p, bool initial) {
         if (!initial && strcmp(p->control_socket, d->policy.control_socket) != 0 && !d->opts.socket_path)
                 log_warning("ControlSocket= changed to %s: takes effect when densityd restarts", p->control_socket);
         if (!initial && d->ticks > 0 && !d->opts.textfile_dir &&
@@ -79,7 +75,6 @@ static int daemon_apply_policy(Daemon *d, const Policy *p, bool initial) {
                 strscpy(d->policy.textfile_directory, sizeof(d->policy.textfile_directory), d->opts.textfile_dir);
         if (d->refresher)
                 refresher_configure(d->refresher, d->policy.libvirt_uri, d->policy.interval_usec);
-        return 0;
 }
 
 /* Load the policy file. On errors, log each and keep what we have.
@@ -182,7 +177,7 @@ static int daemon_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         daemon_write_prom(d);
         log_debug("tick %llu: %zu guests, sampled in %llu us, hypervisor %s (last bulk call %llu us)",
                   (unsigned long long) d->ticks, snap.n_guests, (unsigned long long) snap.sample_duration_usec,
-                  table.connected ? "connected" : "unreachable", (unsigned long long) table.round_usec);
+                  d->snap.hypervisor_connected ? "connected" : "unreachable", (unsigned long long) table.round_usec);
 
         bool first_round_done = table.rounds > 0;
         bool waited_too_long = now_monotonic_usec() - d->started_mono_usec > FIRST_SAMPLE_MAX_WAIT_USEC;
