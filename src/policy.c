@@ -46,14 +46,48 @@ static const KeySpec policy_keys[] = {
 
 static const char *const policy_sections[] = { "Daemon" };
 
+static void policy_class_defaults(PolicyClass *c, const char *name) {
+        *c = (PolicyClass) {
+                .priority = 50,
+                .floor = { .is_percent = true, .percent = 50.0 },
+                .shares = 1000,
+                .shed = SHED_SAVE,
+                .ksm = true,
+        };
+        strscpy(c->name, sizeof(c->name), name);
+        strscpy(c->ksm_trust_domain, sizeof(c->ksm_trust_domain), POLICY_DEFAULT_CLASS);
+}
+
 void policy_defaults(Policy *ret) {
         *ret = (Policy) {
                 .interval_usec = 5 * USEC_PER_SEC,
                 .stale_after_usec = 30 * USEC_PER_SEC,
+                .action_timeout_usec = 120 * USEC_PER_SEC,
+                .n_classes = 1,
         };
         strscpy(ret->control_socket, sizeof(ret->control_socket), "/run/densityd/densityd.sock");
         strscpy(ret->textfile_directory, sizeof(ret->textfile_directory), "/var/lib/prometheus/node-exporter");
         strscpy(ret->libvirt_uri, sizeof(ret->libvirt_uri), "qemu:///system");
+        strscpy(ret->state_directory, sizeof(ret->state_directory), "/var/lib/densityd");
+        policy_class_defaults(&ret->classes[0], POLICY_DEFAULT_CLASS);
+}
+
+uint64_t policy_size_bytes(const PolicySize *s, uint64_t base_bytes) {
+        if (!s->is_percent)
+                return s->bytes;
+        return (uint64_t) ((double) base_bytes * s->percent / 100.0 + 0.5);
+}
+
+const char *shed_mode_name(ShedMode m) {
+        static const char *const names[_SHED_MODE_MAX] = { "never", "save", "destroy" };
+        return m < _SHED_MODE_MAX ? names[m] : "?";
+}
+
+const PolicyClass *policy_class_find(const Policy *p, const char *name) {
+        for (size_t i = 0; i < p->n_classes; i++)
+                if (strcmp(p->classes[i].name, name) == 0)
+                        return &p->classes[i];
+        return NULL;
 }
 
 void policy_errors_clear(PolicyErrors *e) {

@@ -122,7 +122,7 @@ void refresher_run_once(Refresher *r) {
 
         VirtDomainStats *fresh = NULL;
         size_t n = 0;
-        int k = r->ops->all_stats(r->conn, &fresh, &n, error, sizeof(error));
+        int k = r->ops->all_stats(r->conn, &fresh, &n, NULL, NULL, error, sizeof(error));
         if (k < 0) {
                 if (k == -ECONNRESET || k == -ENOTCONN) {
                         r->ops->close(r->conn);

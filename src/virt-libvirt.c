@@ -131,7 +131,8 @@ static void virt_record_to_stats(virDomainStatsRecordPtr rec, VirtDomainStats *s
         }
 }
 
-static int virt_all_stats(VirtConn *c, VirtDomainStats **ret, size_t *ret_n, char *err, size_t err_size) {
+static int virt_all_stats(VirtConn *c, VirtDomainStats **ret, size_t *ret_n, VirtProgressFn progress,
+                          void *progress_userdata, char *err, size_t err_size) {
         virDomainStatsRecordPtr *recs = NULL;
         int n = virConnectGetAllDomainStats(c->conn, VIR_DOMAIN_STATS_BALLOON,
                                             &recs,
@@ -150,6 +151,8 @@ static int virt_all_stats(VirtConn *c, VirtDomainStats **ret, size_t *ret_n, cha
         for (int i = 0; i < n; i++)
                 virt_record_to_stats(recs[i], &out[i]);
         virDomainStatsRecordListFree(recs);
+        if (progress)
+                progress(progress_userdata, (size_t) n, (size_t) n);
         *ret = out;
         *ret_n = (size_t) n;
         return 0;

@@ -7,6 +7,7 @@
 #include "density/refresh.h"
 #include "density/util.h"
 #include "density/virt.h"
+#include "virt-fake.h"
 #include "test-helpers.h"
 
 static VirtDomainStats domain(const char *name, const char *uuid, uint64_t current_kib, int64_t last_update) {
@@ -313,8 +314,9 @@ static void gate_close(VirtConn *c) {
         (void) c;
 }
 
-static int gate_all_stats(VirtConn *c, VirtDomainStats **ret, size_t *ret_n, char *err, size_t err_size) {
-        (void) err, (void) err_size;
+static int gate_all_stats(VirtConn *c, VirtDomainStats **ret, size_t *ret_n, VirtProgressFn progress,
+                          void *progress_userdata, char *err, size_t err_size) {
+        (void) progress, (void) progress_userdata, (void) err, (void) err_size;
         Gate *g = (Gate *) c;
         struct timespec deadline;
         clock_gettime(CLOCK_REALTIME, &deadline);

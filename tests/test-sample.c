@@ -7,6 +7,7 @@
 #include "density/sample.h"
 #include "density/util.h"
 #include "density/virt.h"
+#include "virt-fake.h"
 #include "test-helpers.h"
 
 #define KIB UINT64_C(1024)

@@ -7,7 +7,48 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define DENSITY_POLICY_CLASS_NAME_MAX 64 /* = DENSITY_CLASS_MAX in snapshot.h */
+
 #define POLICY_DEFAULT_PATH "/etc/densityd/policy.conf"
+#define POLICY_CLASSES_MAX 32      /* [Class NAME] sections, the built-in default included */
+#define POLICY_MATCH_MAX 16        /* globs in one Match= */
+#define POLICY_GLOB_MAX 128        /* characters in one glob */
+#define POLICY_DEFAULT_CLASS "default"
+
+/* A size, or where a key allows it, a percent of a base the key names
+ * (Floor=: the guest's maximum memory). */
+typedef struct PolicySize {
+        bool is_percent;
+        uint64_t bytes;    /* when !is_percent */
+        double percent;    /* when is_percent: 0..100 */
+} PolicySize;
+
+/* The size in bytes against base_bytes (used only for a percent). */
+uint64_t policy_size_bytes(const PolicySize *s, uint64_t base_bytes);
+
+/* What a class says may happen to its guests when memory runs out. */
+typedef enum ShedMode {
+        SHED_NEVER,    /* never set aside */
+        SHED_SAVE,     /* managed save (state kept), restored later */
+        SHED_DESTROY,  /* destroyed: state lost; only where the operator says so */
+        _SHED_MODE_MAX,
+} ShedMode;
+
+const char *shed_mode_name(ShedMode m);
+
+/* [Class NAME]: what the controllers need to know per guest. */
+typedef struct PolicyClass {
+        char name[DENSITY_POLICY_CLASS_NAME_MAX];
+        unsigned line;                  /* where its section starts; 0: built in */
+        size_t n_match;                 /* Match=: libvirt name globs (fnmatch) */
+        char match[POLICY_MATCH_MAX][POLICY_GLOB_MAX];
+        unsigned priority;              /* Priority= 0..100: higher is kept longer (default 50) */
+        PolicySize floor;               /* Floor=: balloon never below (default 50% of the maximum) */
+        unsigned shares;                /* Shares= 0..50000: weight when memory is handed out (default 1000) */
+        ShedMode shed;                  /* Shed= (default save) */
+        bool ksm;                       /* Ksm=: may its memory be merged (default yes) */
+        char ksm_trust_domain[DENSITY_POLICY_CLASS_NAME_MAX]; /* KsmTrustDomain= (default "default") */
+} PolicyClass;
 
 typedef struct Policy {
         /* [Daemon] */
@@ -16,6 +57,15 @@ typedef struct Policy {
         char control_socket[108];   /* ControlSocket=: sun_path holds 108 bytes */
         char textfile_directory[4096]; /* TextfileDirectory=: node_exporter's textfile collector */
         char libvirt_uri[512];      /* LibvirtURI= */
+        bool dry_run;               /* DryRun=: plan and journal every action as "would", change nothing */
+        char state_directory[4096]; /* StateDirectory=: state that survives a restart */
+        uint64_t action_timeout_usec; /* ActionTimeout=: a hypervisor action not done by then is reported timed out */
+
+        /* [Class NAME] sections; classes[0] is always "default" (built in,
+         * its keys overridable by a [Class default] section), the others in
+         * file order. */
+        size_t n_classes;
+        PolicyClass classes[POLICY_CLASSES_MAX];
 } Policy;
 
 /* The defaults: what an empty file means. */
@@ -46,3 +96,6 @@ int policy_load(const char *path, Policy *ret, PolicyErrors *errors);
 
 /* Format a duration in usec as the policy writes it ("5s", "500ms"). */
 void policy_format_duration(uint64_t usec, char *buf, size_t size);
+
+/* The class named name, or NULL. */
+const PolicyClass *policy_class_find(const Policy *p, const char *name);

@@ -12,6 +12,7 @@ typedef struct Roots {
         const char *sys;         /* "/sys" */
         const char *cgroup;      /* "/sys/fs/cgroup" */
         const char *libvirt_run; /* "/run/libvirt/qemu": NAME.pid files */
+        size_t page_size;        /* bytes; 0: the running kernel's (tests of other page sizes set it) */
 } Roots;
 
 extern const Roots roots_default;

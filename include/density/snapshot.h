@@ -13,6 +13,7 @@
 #define DENSITY_UUID_LEN   37  /* 36 characters + NUL */
 #define DENSITY_MAX_NODES  64  /* NUMA nodes we report */
 #define DENSITY_KSM_MAX    40  /* KSM sysfs files we keep */
+#define DENSITY_CLASS_MAX  64  /* class names, 63 characters + NUL */
 
 typedef struct MeminfoSample {
         uint64_t mem_total_bytes;
@@ -71,7 +72,18 @@ typedef struct NumaSample {
         NumaNode nodes[DENSITY_MAX_NODES];
 } NumaSample;
 
+/* Why a host file that exists could not be read (not "absent": a kernel
+ * without PSI, KSM or NUMA, or no VMs' cgroup yet, gives 0 here). */
+typedef struct HostReadErrors {
+        int psi;     /* 0 or -errno (-EACCES, -EINVAL for unparsable text, ...) */
+        int cgroup;
+        int ksm;
+        int numa;
+} HostReadErrors;
+
 typedef struct HostSample {
+        size_t page_size_bytes;  /* the host's page size: every page count is converted with it */
+        HostReadErrors errors;
         MeminfoSample mem;
         PsiSample psi;
         CgroupSample cgroup;
@@ -84,13 +96,43 @@ typedef struct GuestNodeBytes {
         uint64_t bytes;
 } GuestNodeBytes;
 
+/* What a guest's domain XML says, read once per domain definition in the
+ * hypervisor thread (domfacts.h). known = false: not read yet, or the read
+ * failed (error says why); unknown facts never count as "free to act on". */
+typedef struct DomainFacts {
+        bool known;
+        char error[128];              /* why the facts are unknown, "" if none */
+        bool persistent;              /* defined, not transient: can be managed-saved */
+        bool has_balloon;             /* a <memballoon> whose model is not 'none' */
+        char balloon_model[32];       /* "virtio", "virtio-transitional", "none", "" (no element) */
+        unsigned balloon_period_sec;  /* <stats period='N'/>; 0: the guest reports no stats */
+        bool free_page_reporting;     /* <memballoon freePageReporting='on'> */
+        bool vcpu_pinned;             /* <vcpu cpuset=..> or <cputune><vcpupin>: pinned by hand */
+        bool emulator_pinned;         /* <cputune><emulatorpin> */
+        bool numatune;                /* <numatune><memory ..>: memory placed by hand */
+        char numatune_mode[16];       /* strict, preferred, interleave, restrictive */
+        char numatune_nodeset[64];
+        uint64_t max_memory_bytes;    /* <memory>: the most the guest can have */
+        char metadata_class[DENSITY_CLASS_MAX]; /* <densityd:guest class='..'/>, "" if none */
+} DomainFacts;
+
+/* Where a guest's class came from. */
+typedef enum ClassSource {
+        CLASS_SOURCE_DEFAULT,   /* no metadata, no Match= fits: [Class default] */
+        CLASS_SOURCE_MATCH,     /* the first [Class] whose Match= fits the name */
+        CLASS_SOURCE_METADATA,  /* the domain's densityd metadata element */
+        CLASS_SOURCE_METADATA_UNKNOWN, /* metadata names a class the policy lacks: Match=/default used */
+} ClassSource;
+
 typedef struct GuestSample {
         char name[DENSITY_NAME_MAX];
         char uuid[DENSITY_UUID_LEN];
         int id;                       /* libvirt domain id */
         pid_t pid;                    /* qemu process */
 
+        bool has_rss;                 /* false: statm exists but could not be read (sample_error) */
         uint64_t rss_bytes;           /* host-side, /proc/PID/statm */
+        char sample_error[128];       /* a file of this guest that exists but could not be read */
 
         bool has_balloon;             /* balloon figures below are from the guest */
         uint64_t balloon_actual_bytes;
@@ -111,6 +153,16 @@ typedef struct GuestSample {
 
         size_t n_nodes;               /* per-NUMA-node memory, from cgroup numa_stat */
         GuestNodeBytes nodes[DENSITY_MAX_NODES];
+
+        DomainFacts facts;            /* from the domain XML */
+
+        /* Judged after sampling, not sampled (so a replay with another
+         * policy judges again): the guest's class under the policy in
+         * force, and the kinds of action in flight for it (bit 1 << kind,
+         * plan.h), so planners do not plan them again. */
+        char class_name[DENSITY_CLASS_MAX];
+        ClassSource class_source;
+        uint32_t actions_in_flight;
 } GuestSample;
 
 typedef struct Snapshot {
@@ -119,6 +171,7 @@ typedef struct Snapshot {
         HostSample host;
         bool hypervisor_connected;
         char hypervisor_error[256];   /* last connection error, "" if none */
+        uint64_t hypervisor_round_running_usec; /* how long the bulk stats round in progress has run, 0 if none */
         size_t n_guests;
         GuestSample *guests;          /* sorted by rss_bytes, largest first */
 } Snapshot;
@@ -126,7 +179,7 @@ typedef struct Snapshot {
 /* Free the guest array and reset; accepts NULL. */
 void snapshot_clear(Snapshot *s);
 
-/* Bytes KSM saves: pages_sharing * page size; 0 if KSM is absent. */
+/* Bytes KSM saves: pages_sharing * h->page_size_bytes; 0 if KSM is absent. */
 uint64_t snapshot_ksm_saved_bytes(const HostSample *h);
 
 /* Look up a numeric KSM value by file name. Return: 0 or -ENOENT. */
