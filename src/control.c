@@ -8,8 +8,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "density/class.h"
 #include "density/util.h"
 
 #define CONTROL_CALL_TIMEOUT_MSEC 10000
@@ -22,6 +24,7 @@ static const struct {
 } control_commands[_CONTROL_COMMAND_MAX] = {
         [CONTROL_STATUS] = { "status", false },
         [CONTROL_RELOAD] = { "reload", true },
+        [CONTROL_LOG] = { "log", false },
 };
 
 const char *control_command_name(ControlCommand c) {
@@ -41,9 +44,25 @@ bool control_command_privileged(ControlCommand c) {
         return c < _CONTROL_COMMAND_MAX && control_commands[c].privileged;
 }
 
-int control_request_parse(const char *buf, ControlCommand *ret, char *err, size_t err_size) {
+/* Copy a string member of a request. Return: 0, 1 when absent, -EINVAL. */
+static int request_string(json_object *v, const char *key, char *dst, size_t size, char *err, size_t err_size) {
+        if (!json_object_is_type(v, json_type_string)) {
+                snprintf(err, err_size, "\"%s\" must be a string", key);
+                return -EINVAL;
+        }
+        const char *t = json_object_get_string(v);
+        if (strlen(t) >= size) {
+                snprintf(err, err_size, "\"%s\" is longer than %zu characters", key, size - 1);
+                return -EINVAL;
+        }
+        strscpy(dst, size, t);
+        return 0;
+}
+
+int control_request_parse(const char *buf, ControlRequest *ret, char *err, size_t err_size) {
         json_object *o = json_tokener_parse(buf);
         json_object *cmd;
+        ControlRequest req = {};
         int r = 0;
         if (!o || !json_object_is_type(o, json_type_object)) {
                 snprintf(err, err_size, "request is not a JSON object");
@@ -51,11 +70,61 @@ int control_request_parse(const char *buf, ControlCommand *ret, char *err, size_
         } else if (!json_object_object_get_ex(o, "command", &cmd) || !json_object_is_type(cmd, json_type_string)) {
                 snprintf(err, err_size, "request has no \"command\" string");
                 r = -EINVAL;
-        } else if (control_command_from_name(json_object_get_string(cmd), ret) < 0) {
+        } else if (control_command_from_name(json_object_get_string(cmd), &req.command) < 0) {
                 snprintf(err, err_size, "unknown command \"%.64s\"", json_object_get_string(cmd));
                 r = -EINVAL;
         }
+        if (r == 0) {
+                json_object_object_foreach(o, key, v) {
+                        if (strcmp(key, "command") == 0)
+                                continue;
+                        if (req.command != CONTROL_LOG) {
+                                snprintf(err, err_size, "\"%s\" takes no argument \"%.64s\"",
+                                         control_command_name(req.command), key);
+                                r = -EINVAL;
+                        } else if (strcmp(key, "guest") == 0)
+                                r = request_string(v, key, req.guest, sizeof(req.guest), err, err_size);
+                        else if (strcmp(key, "controller") == 0)
+                                r = request_string(v, key, req.controller, sizeof(req.controller), err, err_size);
+                        else if (strcmp(key, "n") == 0) {
+                                int64_t n = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
+                                if (n < 1 || n > JOURNAL_CAPACITY_DEFAULT) {
+                                        snprintf(err, err_size, "\"n\" must be an integer 1..%d",
+                                                 JOURNAL_CAPACITY_DEFAULT);
+                                        r = -EINVAL;
+                                } else
+                                        req.n = (unsigned) n;
+                        } else {
+                                snprintf(err, err_size, "unknown argument \"%.64s\" for \"log\"", key);
+                                r = -EINVAL;
+                        }
+                        if (r < 0)
+                                break;
+                }
+        }
         json_object_put(o);
+        if (r == 0)
+                *ret = req;
+        return r;
+}
+
+int control_request_format(const ControlRequest *req, char **ret) {
+        json_object *o = json_object_new_object();
+        if (!o)
+                return -ENOMEM;
+        json_object_object_add(o, "command", json_object_new_string(control_command_name(req->command)));
+        if (req->guest[0])
+                json_object_object_add(o, "guest", json_object_new_string(req->guest));
+        if (req->controller[0])
+                json_object_object_add(o, "controller", json_object_new_string(req->controller));
+        if (req->n)
+                json_object_object_add(o, "n", json_object_new_int((int) req->n));
+        const char *t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        char *line = NULL;
+        int r = t && asprintf(&line, "%s\n", t) >= 0 ? 0 : -ENOMEM;
+        json_object_put(o);
+        if (r == 0)
+                *ret = line;
         return r;
 }
 
@@ -173,6 +242,91 @@ static json_object *control_guest_json(const GuestSample *g) {
         }
         jadd(o, "numa_nodes", nodes);
         jadd(o, "stale", json_object_new_boolean(g->stale));
+        jadd(o, "class", json_object_new_string(g->class_name));
+        jadd(o, "class_source", json_object_new_string(class_source_name(g->class_source)));
+
+        const DomainFacts *f = &g->facts;
+        json_object *fo = json_object_new_object();
+        jadd(fo, "known", json_object_new_boolean(f->known));
+        jadd(fo, "error", f->known || !f->error[0] ? NULL : json_object_new_string(f->error));
+        if (f->known) {
+                jadd(fo, "persistent", json_object_new_boolean(f->persistent));
+                jadd(fo, "balloon", json_object_new_boolean(f->has_balloon));
+                jadd(fo, "balloon_model", json_object_new_string(f->balloon_model));
+                jadd(fo, "balloon_stats_period_seconds", json_object_new_int((int) f->balloon_period_sec));
+                jadd(fo, "free_page_reporting", json_object_new_boolean(f->free_page_reporting));
+                jadd(fo, "vcpus_pinned", json_object_new_boolean(f->vcpu_pinned));
+                jadd(fo, "emulator_pinned", json_object_new_boolean(f->emulator_pinned));
+                jadd(fo, "numatune", f->numatune ? json_object_new_string(f->numatune_mode) : NULL);
+                jadd(fo, "numatune_nodeset", f->numatune ? json_object_new_string(f->numatune_nodeset) : NULL);
+                jadd(fo, "max_memory_bytes", ju(f->max_memory_bytes));
+                jadd(fo, "metadata_class", f->metadata_class[0] ? json_object_new_string(f->metadata_class) : NULL);
+        }
+        jadd(o, "facts", fo);
+        json_object *kinds = json_object_new_array();
+        for (int k = 0; k < _ACTION_KIND_MAX; k++)
+                if (g->actions_in_flight & (UINT32_C(1) << k))
+                        json_object_array_add(kinds, json_object_new_string(action_kind_name((ActionKind) k)));
+        jadd(o, "actions_in_flight", kinds);
+        return o;
+}
+
+static json_object *jtime(uint64_t usec) {
+        return usec ? jd((double) usec / 1e6, 3) : NULL;
+}
+
+json_object *control_entry_json(const JournalEntry *e) {
+        const Action *a = &e->action;
+        json_object *o = json_object_new_object();
+        char what[512];
+        action_describe(a, what, sizeof(what));
+        jadd(o, "id", ju(e->id));
+        jadd(o, "time", jtime(e->planned_usec));
+        jadd(o, "controller", json_object_new_string(a->controller));
+        jadd(o, "action", json_object_new_string(action_kind_name(a->kind)));
+        jadd(o, "guest", a->uuid[0] ? json_object_new_string(a->guest) : NULL);
+        jadd(o, "uuid", a->uuid[0] ? json_object_new_string(a->uuid) : NULL);
+        jadd(o, "what", json_object_new_string(what));
+        switch (a->kind) {
+        case ACTION_BALLOON:
+                jadd(o, "bytes", ju(a->bytes));
+                break;
+        case ACTION_KSM_KNOB:
+                jadd(o, "knob", json_object_new_string(a->knob));
+                jadd(o, "value", json_object_new_string(a->value));
+                break;
+        case ACTION_PIN_VCPU:
+                jadd(o, "vcpu", json_object_new_int((int) a->vcpu));
+                jadd(o, "value", json_object_new_string(a->value));
+                break;
+        case ACTION_PIN_MEMORY:
+                jadd(o, "mode", json_object_new_string(a->mode));
+                jadd(o, "value", json_object_new_string(a->value));
+                break;
+        case ACTION_PIN_EMULATOR:
+                jadd(o, "value", json_object_new_string(a->value));
+                break;
+        default:
+                break;
+        }
+        jadd(o, "reason", json_object_new_string(a->reason));
+        jadd(o, "result", json_object_new_string(action_result_name(e->result)));
+        jadd(o, "message", e->message[0] ? json_object_new_string(e->message) : NULL);
+        jadd(o, "dry_run", json_object_new_boolean(e->dry_run));
+        jadd(o, "late", json_object_new_boolean(e->late));
+        jadd(o, "started", jtime(e->started_usec));
+        jadd(o, "finished", jtime(e->finished_usec));
+        return o;
+}
+
+json_object *control_log_json(const JournalEntry *entries, size_t n) {
+        json_object *o = json_object_new_object();
+        if (!o)
+                return NULL;
+        json_object *a = json_object_new_array_ext((int) n);
+        for (size_t i = 0; i < n; i++)
+                json_object_array_add(a, control_entry_json(&entries[i]));
+        jadd(o, "entries", a);
         return o;
 }
 
@@ -190,12 +344,15 @@ json_object *control_status_json(const Snapshot *s, const ControlDaemonInfo *inf
         jadd(d, "policy", json_object_new_string(info->policy_path));
         jadd(d, "started", jd((double) info->started_usec / 1e6, 3));
         jadd(d, "ticks", ju(info->ticks));
+        jadd(d, "dry_run", json_object_new_boolean(info->dry_run));
+        jadd(d, "actions_in_flight", ju(info->actions_in_flight));
         jadd(d, "sample_seconds", jd((double) s->sample_duration_usec / 1e6, 6));
         json_object *hv = json_object_new_object();
         jadd(hv, "uri", json_object_new_string(info->libvirt_uri));
         jadd(hv, "connected", json_object_new_boolean(s->hypervisor_connected));
         jadd(hv, "error", s->hypervisor_error[0] ? json_object_new_string(s->hypervisor_error) : NULL);
         jadd(hv, "stats_round_seconds", jd((double) info->hypervisor_round_usec / 1e6, 6));
+        jadd(hv, "round_running_seconds", jd((double) s->hypervisor_round_running_usec / 1e6, 3));
         jadd(d, "hypervisor", hv);
         jadd(o, "daemon", d);
 
@@ -204,6 +361,7 @@ json_object *control_status_json(const Snapshot *s, const ControlDaemonInfo *inf
         for (size_t i = 0; i < s->n_guests; i++)
                 json_object_array_add(guests, control_guest_json(&s->guests[i]));
         jadd(o, "guests", guests);
+        jadd(o, "decisions", control_log_json(info->decisions, info->n_decisions));
         return o;
 }
 
@@ -216,16 +374,20 @@ static char *control_reply_finish(json_object *o) {
         return s;
 }
 
-char *control_reply_ok(json_object *status) {
+char *control_reply_ok_with(const char *key, json_object *value) {
         json_object *o = json_object_new_object();
         if (!o) {
-                json_object_put(status);
+                json_object_put(value);
                 return NULL;
         }
         jadd(o, "ok", json_object_new_boolean(true));
-        if (status)
-                jadd(o, "status", status);
+        if (value)
+                jadd(o, key, value);
         return control_reply_finish(o);
+}
+
+char *control_reply_ok(json_object *status) {
+        return control_reply_ok_with("status", status);
 }
 
 char *control_reply_error(const char *fmt, ...) {
@@ -242,7 +404,8 @@ char *control_reply_error(const char *fmt, ...) {
         return control_reply_finish(o);
 }
 
-int control_call(const char *socket_path, ControlCommand cmd, json_object **ret, char *err, size_t err_size) {
+int control_call(const char *socket_path, const ControlRequest *request, json_object **ret, char *err,
+                 size_t err_size) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         if (strlen(socket_path) >= sizeof(sa.sun_path)) {
                 snprintf(err, err_size, "%s: socket path too long", socket_path);
@@ -261,8 +424,12 @@ int control_call(const char *socket_path, ControlCommand cmd, json_object **ret,
                 return r;
         }
 
-        char req[128];
-        int n = snprintf(req, sizeof(req), "{\"command\":\"%s\"}\n", control_command_name(cmd));
+        _cleanup_free_ char *req = NULL;
+        if (control_request_format(request, &req) < 0) {
+                snprintf(err, err_size, "out of memory");
+                return -ENOMEM;
+        }
+        ssize_t n = (ssize_t) strlen(req);
         if (send(fd, req, (size_t) n, MSG_NOSIGNAL) != n) {
                 int r = errno ? -errno : -EIO;
                 snprintf(err, err_size, "sending request: %s", strerror(-r));
@@ -443,11 +610,18 @@ int control_status_print_table(FILE *f, json_object *st) {
         fprintf(f, "\n%zu guest%s\n", n, n == 1 ? "" : "s");
         if (n == 0)
                 return 0;
-        fprintf(f, "%-*s %8s %15s %8s %8s %-6s %s\n", w, "NAME", "RSS", "BALLOON", "USABLE", "KSM", "NODES", "STALE");
-        fprintf(f, "%-*s %8s %15s %8s %8s %-6s %s\n", w, "", "MiB", "actual/max MiB", "MiB", "MiB", "", "");
+        int wc = 5;
+        for (size_t i = 0; i < n; i++) {
+                int l = (int) strlen(jstr(json_object_array_get_idx(guests, i), "class", ""));
+                if (l > wc)
+                        wc = l;
+        }
+        fprintf(f, "%-*s %8s %15s %8s %8s %-6s %-*s %s\n", w, "NAME", "RSS", "BALLOON", "USABLE", "KSM", "NODES", wc,
+                "CLASS", "NOTES");
+        fprintf(f, "%-*s %8s %15s %8s %8s %-6s %-*s %s\n", w, "", "MiB", "actual/max MiB", "MiB", "MiB", "", wc, "", "");
         for (size_t i = 0; i < n; i++) {
                 json_object *g = json_object_array_get_idx(guests, i);
-                char rss[32], act[32], max[32], usable[32], ksm[32], balloon[64], nodes[64] = "";
+                char rss[32], act[32], max[32], usable[32], ksm[32], balloon[64], nodes[64] = "", notes[256] = "";
                 json_object *na = jget(g, "numa_nodes");
                 size_t nn = na ? json_object_array_length(na) : 0;
                 for (size_t k = 0; k < nn && strlen(nodes) < sizeof(nodes) - 8; k++)
@@ -455,11 +629,67 @@ int control_status_print_table(FILE *f, json_object *st) {
                                  json_object_get_int(jget(json_object_array_get_idx(na, k), "node")));
                 snprintf(balloon, sizeof(balloon), "%s/%s", fmt_mib(act, sizeof(act), g, "balloon_actual_bytes"),
                          fmt_mib(max, sizeof(max), g, "balloon_maximum_bytes"));
-                fprintf(f, "%-*s %8s %15s %8s %8s %-6s %s\n", w, jstr(g, "name", "?"),
+
+                /* What an operator should know before trusting the figures
+                 * or expecting densityd to act on the guest. */
+                json_object *facts = jget(g, "facts");
+                const char *note[8];
+                size_t k = 0;
+                if (!json_object_get_boolean(jget(facts, "known")))
+                        note[k++] = "facts unknown";
+                else {
+                        if (!json_object_get_boolean(jget(facts, "balloon")))
+                                note[k++] = "no balloon";
+                        if (!json_object_get_boolean(jget(facts, "persistent")))
+                                note[k++] = "transient";
+                        if (json_object_get_boolean(jget(facts, "vcpus_pinned")) ||
+                            json_object_get_boolean(jget(facts, "emulator_pinned")) || jget(facts, "numatune"))
+                                note[k++] = "pinned by hand";
+                }
+                if (json_object_get_boolean(jget(g, "stale")))
+                        note[k++] = "stale";
+                if (json_object_array_length(jget(g, "actions_in_flight")) > 0)
+                        note[k++] = "acting";
+                if (!strcmp(jstr(g, "class_source", ""), "metadata-unknown"))
+                        note[k++] = "metadata class undefined";
+                for (size_t x = 0; x < k; x++)
+                        snprintf(notes + strlen(notes), sizeof(notes) - strlen(notes), "%s%s", x ? ", " : "", note[x]);
+                fprintf(f, "%-*s %8s %15s %8s %8s %-6s %-*s %s\n", w, jstr(g, "name", "?"),
                         fmt_mib(rss, sizeof(rss), g, "rss_bytes"), balloon,
                         fmt_mib(usable, sizeof(usable), g, "usable_bytes"),
-                        fmt_mib(ksm, sizeof(ksm), g, "ksm_merging_bytes"), nn ? nodes : "-",
-                        json_object_get_boolean(jget(g, "stale")) ? "stale" : "no");
+                        fmt_mib(ksm, sizeof(ksm), g, "ksm_merging_bytes"), nn ? nodes : "-", wc,
+                        jstr(g, "class", "-"), k ? notes : "-");
+        }
+        json_object *dec = jget(jget(st, "decisions"), "entries");
+        if (dec && json_object_array_length(dec) > 0) {
+                fprintf(f, "\nRecent decisions%s\n",
+                        json_object_get_boolean(jget(jget(st, "daemon"), "dry_run")) ? " (dry run: nothing changed)"
+                                                                                     : "");
+                control_log_print(f, dec);
+        }
+        return 0;
+}
+
+int control_log_print(FILE *f, json_object *entries) {
+        if (!entries || !json_object_is_type(entries, json_type_array))
+                return -EINVAL;
+        size_t n = json_object_array_length(entries);
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_array_get_idx(entries, i);
+                double t = 0;
+                char when[32] = "-";
+                if (jnum(e, "time", &t)) {
+                        time_t tt = (time_t) t;
+                        struct tm tm;
+                        localtime_r(&tt, &tm);
+                        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+                }
+                char result[48];
+                snprintf(result, sizeof(result), "%s%s", json_object_get_boolean(jget(e, "late")) ? "late " : "",
+                         jstr(e, "result", "?"));
+                const char *msg = jstr(e, "message", NULL);
+                fprintf(f, "%s %-8s %-8s %s: %s%s%s\n", when, jstr(e, "controller", "?"), result,
+                        jstr(e, "what", "?"), jstr(e, "reason", ""), msg ? "; " : "", msg ? msg : "");
         }
         return 0;
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +14,12 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "density/apply.h"
+#include "density/class.h"
 #include "density/control.h"
+#include "density/journal.h"
 #include "density/log.h"
+#include "density/plan.h"
 #include "density/policy.h"
 #include "density/prom.h"
 #include "density/refresh.h"
@@ -26,6 +31,9 @@
 #define FIRST_SAMPLE_POLL_USEC (200 * USEC_PER_MSEC)
 #define FIRST_SAMPLE_MAX_WAIT_USEC (15 * USEC_PER_SEC)
 #define TICK_ACCURACY_USEC (1 * USEC_PER_MSEC)
+
+const Controller *const controllers_builtin[] = { NULL };
+const size_t controllers_builtin_n = 0;
 
 typedef struct Daemon {
         DaemonOptions opts;
@@ -39,6 +47,20 @@ typedef struct Daemon {
         Refresher *refresher;
         Sampler *sampler;
 
+        /* The control plane: planners, their states, the applier and the
+         * decision journal. */
+        const Controller *const *controllers;
+        size_t n_controllers;
+        void **controller_state;
+        Journal *journal;
+        Applier *applier;
+        sd_event_source *applier_source;  /* results from the workers */
+        sd_event_source *deadline_source; /* the next action timeout */
+        sd_event_source *watchdog_source;
+        uint64_t watchdog_usec;           /* 0: no watchdog */
+        uint64_t last_tick_mono_usec;
+        bool watchdog_overdue_logged;
+
         Snapshot snap;
         bool have_snapshot;
         bool ready;
@@ -50,9 +72,14 @@ typedef struct Daemon {
         /* Last reported states, so a lasting failure is logged once. */
         int last_prom_error;
         int last_sample_error;
+        HostReadErrors last_read_errors;
         bool was_connected;
         bool logged_connect_state;
 } Daemon;
+
+static bool daemon_dry_run(const Daemon *d) {
+        return d->opts.dry_run || d->policy.dry_run;
+}
 
 static void daemon_remove_prom(Daemon *d) {
         char path[PATH_MAX];
@@ -75,6 +102,9 @@ static void daemon_apply_policy(Daemon *d, const Policy *p, bool initial) {
                 strscpy(d->policy.textfile_directory, sizeof(d->policy.textfile_directory), d->opts.textfile_dir);
         if (d->refresher)
                 refresher_configure(d->refresher, d->policy.libvirt_uri, d->policy.interval_usec);
+        if (d->applier)
+                applier_configure(d->applier, d->policy.libvirt_uri, d->opts.roots.sys, daemon_dry_run(d),
+                                  d->policy.action_timeout_usec);
 }
 
 /* Load the policy file. On errors, log each and keep what we have.
@@ -126,7 +156,9 @@ static void daemon_report_hypervisor(Daemon *d, const GuestTable *t, const Snaps
 }
 
 static void daemon_write_prom(Daemon *d) {
-        int r = prom_write(d->policy.textfile_directory, &d->snap);
+        size_t n_counters;
+        const JournalCounter *counters = journal_counters(d->journal, &n_counters);
+        int r = prom_write(d->policy.textfile_directory, &d->snap, counters, n_counters);
         if (r < 0 && r != d->last_prom_error)
                 log_warning("cannot write %s/%s: %s (will keep trying)", d->policy.textfile_directory, PROM_FILENAME,
                             strerror(-r));
@@ -141,17 +173,111 @@ static void daemon_notify_status(Daemon *d) {
                 stale += d->snap.guests[i].stale;
         char avail[32];
         snprintf(avail, sizeof(avail), "%.0f MiB", (double) d->snap.host.mem.mem_available_bytes / (1024.0 * 1024.0));
-        sd_notifyf(false, "%sSTATUS=%zu guests (%zu stale), host available %s, KSM saves %.0f MiB%s",
+        sd_notifyf(false, "%sSTATUS=%zu guests (%zu stale), host available %s, KSM saves %.0f MiB%s%s",
                    d->ready ? "" : "READY=1\n", d->snap.n_guests, stale, avail,
                    (double) snapshot_ksm_saved_bytes(&d->snap.host) / (1024.0 * 1024.0),
-                   d->snap.hypervisor_connected ? "" : ", hypervisor unreachable");
+                   d->snap.hypervisor_connected ? "" : ", hypervisor unreachable",
+                   daemon_dry_run(d) ? ", dry run" : "");
+}
+
+/* Files that exist but cannot be read are reported once, when that starts
+ * and when it ends; absent files (older kernels) are not errors. */
+static void daemon_report_read_errors(Daemon *d, const Snapshot *s) {
+        static const struct {
+                const char *what;
+                size_t offset;
+        } files[] = {
+                { "memory pressure (PSI)", offsetof(HostReadErrors, psi) },
+                { "the VMs' cgroup", offsetof(HostReadErrors, cgroup) },
+                { "KSM sysfs", offsetof(HostReadErrors, ksm) },
+                { "NUMA nodes", offsetof(HostReadErrors, numa) },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                int now = *(const int *) ((const char *) &s->host.errors + files[i].offset);
+                int *was = (int *) ((char *) &d->last_read_errors + files[i].offset);
+                if (now != 0 && now != *was)
+                        log_warning("cannot read %s: %s (figures left out until it reads again)", files[i].what,
+                                    strerror(-now));
+                else if (now == 0 && *was != 0)
+                        log_notice("%s readable again", files[i].what);
+                *was = now;
+        }
+        for (size_t i = 0; i < s->n_guests; i++)
+                if (s->guests[i].sample_error_new)
+                        log_warning("guest %s: %s (kept, its figures are unknown)", s->guests[i].name,
+                                    s->guests[i].sample_error);
+}
+
+/* Every controller, in order; a controller that runs out of memory loses
+ * its actions for this tick, not the tick. */
+static void daemon_plan(Daemon *d, const Snapshot *s, Plan *plan) {
+        for (size_t i = 0; i < d->n_controllers; i++) {
+                const Controller *c = d->controllers[i];
+                size_t before = plan->n;
+                if (c->plan(s, &d->policy, d->controller_state[i], plan) < 0) {
+                        log_error("controller %s: out of memory planning: its actions this tick are dropped", c->name);
+                        plan->n = before;
+                }
+        }
+}
+
+static void daemon_arm_deadline(Daemon *d, uint64_t next_mono_usec) {
+        if (next_mono_usec == 0) {
+                sd_event_source_set_enabled(d->deadline_source, SD_EVENT_OFF);
+                return;
+        }
+        sd_event_source_set_time(d->deadline_source, next_mono_usec);
+        sd_event_source_set_enabled(d->deadline_source, SD_EVENT_ONESHOT);
+}
+
+/* Journal what the workers finished and what timed out. */
+static void daemon_dispatch(Daemon *d) {
+        daemon_arm_deadline(d, applier_dispatch(d->applier));
+        d->status_reply = shared_text_unref(d->status_reply); /* it shows the latest decisions */
+}
+
+static int daemon_on_applier(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        (void) s, (void) fd, (void) revents;
+        daemon_dispatch(userdata);
+        return 0;
+}
+
+static int daemon_on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+        (void) s, (void) usec;
+        daemon_dispatch(userdata);
+        return 0;
+}
+
+static uint64_t daemon_tick_period(const Daemon *d) {
+        return d->ready ? d->policy.interval_usec : FIRST_SAMPLE_POLL_USEC;
+}
+
+/* The watchdog is fed while the tick keeps its schedule: a tick that stops
+ * re-arming (a bug, a hang in sampling) stops the pings, and systemd acts.
+ * Pings also come from the tick itself. */
+static int daemon_on_watchdog(sd_event_source *s, uint64_t usec, void *userdata) {
+        Daemon *d = userdata;
+        (void) usec;
+        uint64_t late = now_monotonic_usec() - d->last_tick_mono_usec;
+        if (late <= daemon_tick_period(d) + d->watchdog_usec / 2) {
+                sd_notify(false, "WATCHDOG=1");
+                d->watchdog_overdue_logged = false;
+        } else if (!d->watchdog_overdue_logged) {
+                log_error("the tick is %llu ms overdue: not feeding the watchdog",
+                          (unsigned long long) ((late - daemon_tick_period(d)) / USEC_PER_MSEC));
+                d->watchdog_overdue_logged = true;
+        }
+        sd_event_source_set_time_relative(s, d->watchdog_usec / 2);
+        return 0;
 }
 
 static int daemon_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         Daemon *d = userdata;
         (void) s;
         (void) usec;
+        d->last_tick_mono_usec = now_monotonic_usec();
 
+        /* 1. Sample: the hypervisor's latest table, then host and guest files. */
         GuestTable table = {};
         if (refresher_get(d->refresher, &table) < 0) {
                 log_error("out of memory copying guest table");
@@ -168,7 +294,25 @@ static int daemon_tick(sd_event_source *s, uint64_t usec, void *userdata) {
                 goto rearm;
         }
         d->last_sample_error = 0;
+        if (table.round_started_usec > 0 && d->last_tick_mono_usec > table.round_started_usec)
+                snap.hypervisor_round_running_usec = d->last_tick_mono_usec - table.round_started_usec;
         daemon_report_hypervisor(d, &table, &snap);
+        daemon_report_read_errors(d, &snap);
+
+        /* 2. Plan: judge each guest's class and what is in flight, then ask
+         *    every controller. */
+        class_assign(&d->policy, &snap);
+        applier_annotate(d->applier, &snap);
+        Plan plan = {};
+        daemon_plan(d, &snap, &plan);
+
+        /* 3. Apply: queue (or, dry, only journal) every action; the outcome
+         *    comes back through applier_fd. */
+        applier_apply(d->applier, &plan);
+        plan_clear(&plan);
+        daemon_dispatch(d);
+
+        /* 4. Report. */
         d->status_reply = shared_text_unref(d->status_reply);
         snapshot_clear(&d->snap);
         d->snap = snap;
@@ -189,13 +333,46 @@ static int daemon_tick(sd_event_source *s, uint64_t usec, void *userdata) {
                         log_info("first sample complete: %zu guests", d->snap.n_guests);
                 d->ready = true;
         }
+        if (d->watchdog_usec)
+                sd_notify(false, "WATCHDOG=1");
 
-rearm:;
-        uint64_t next = d->ready ? d->policy.interval_usec : FIRST_SAMPLE_POLL_USEC;
+rearm:
         guest_table_clear(&table);
-        sd_event_source_set_time_relative(d->tick_source, next);
+        sd_event_source_set_time_relative(d->tick_source, daemon_tick_period(d));
         sd_event_source_set_enabled(d->tick_source, SD_EVENT_ONESHOT);
         return 0;
+}
+
+static void daemon_journal_sink(const JournalEntry *e, void *userdata) {
+        (void) userdata;
+        const Action *a = &e->action;
+        /* Short actions are journaled once, with their outcome; long ones
+         * (save, restore, destroy) also when queued and started. */
+        bool transient = e->result == RESULT_QUEUED || e->result == RESULT_STARTED;
+        int prio = e->result == RESULT_FAILED || e->result == RESULT_TIMEOUT ? LOG_WARNING
+                   : transient && !action_kind_is_long(a->kind)        ? LOG_DEBUG
+                   : action_kind_is_long(a->kind)                        ? LOG_NOTICE
+                                                                         : LOG_INFO;
+        char line[1024], what[512];
+        journal_entry_format(e, line, sizeof(line));
+        action_describe(a, what, sizeof(what));
+        char msg[1100];
+        snprintf(msg, sizeof(msg), "action %llu: %s", (unsigned long long) e->id, line);
+
+        char f_ctl[64], f_act[64], f_guest[DENSITY_NAME_MAX + 32], f_uuid[64], f_reason[ACTION_REASON_MAX + 32],
+                f_result[48], f_id[48], f_what[600], f_msg[JOURNAL_MESSAGE_MAX + 32], f_dry[32];
+        snprintf(f_ctl, sizeof(f_ctl), "DENSITY_CONTROLLER=%s", a->controller);
+        snprintf(f_act, sizeof(f_act), "DENSITY_ACTION=%s", action_kind_name(a->kind));
+        snprintf(f_guest, sizeof(f_guest), "DENSITY_GUEST=%s", a->guest);
+        snprintf(f_uuid, sizeof(f_uuid), "DENSITY_GUEST_UUID=%s", a->uuid);
+        snprintf(f_reason, sizeof(f_reason), "DENSITY_REASON=%s", a->reason);
+        snprintf(f_result, sizeof(f_result), "DENSITY_RESULT=%s%s", e->late ? "late-" : "", action_result_name(e->result));
+        snprintf(f_id, sizeof(f_id), "DENSITY_ACTION_ID=%llu", (unsigned long long) e->id);
+        snprintf(f_what, sizeof(f_what), "DENSITY_WHAT=%s", what);
+        snprintf(f_msg, sizeof(f_msg), "DENSITY_MESSAGE=%s", e->message);
+        snprintf(f_dry, sizeof(f_dry), "DENSITY_DRY_RUN=%d", e->dry_run);
+        const char *const fields[] = { f_ctl, f_act, f_guest, f_uuid, f_reason, f_result, f_id, f_what, f_msg, f_dry };
+        log_struct(prio, action_kind_message_id(a->kind), msg, fields, ELEMENTSOF(fields));
 }
 
 static SharedText *daemon_status_reply(Daemon *d) {
@@ -211,19 +388,40 @@ static SharedText *daemon_status_reply(Daemon *d) {
                         .started_usec = d->started_usec,
                         .ticks = d->ticks,
                         .hypervisor_round_usec = d->round_usec,
+                        .dry_run = daemon_dry_run(d),
+                        .actions_in_flight = applier_in_flight(d->applier),
                 };
+                JournalEntry *recent = NULL;
+                JournalFilter f = { .n = CONTROL_STATUS_DECISIONS };
+                if (journal_query(d->journal, &f, &recent, &info.n_decisions) < 0)
+                        return NULL;
+                info.decisions = recent;
                 json_object *st = control_status_json(&d->snap, &info);
+                free(recent);
                 d->status_reply = st ? shared_text_new(control_reply_ok(st)) : NULL;
         }
         return shared_text_ref(d->status_reply);
 }
 
+static SharedText *daemon_log_reply(Daemon *d, const ControlRequest *req) {
+        JournalFilter f = { .guest = req->guest, .controller = req->controller,
+                            .n = req->n ? req->n : CONTROL_LOG_DEFAULT };
+        JournalEntry *entries = NULL;
+        size_t n = 0;
+        if (journal_query(d->journal, &f, &entries, &n) < 0)
+                return NULL;
+        json_object *o = control_log_json(entries, n);
+        free(entries);
+        return o ? shared_text_new(control_reply_ok_with("log", o)) : NULL;
+}
+
 static SharedText *daemon_handle_request(const char *request, uid_t uid, void *userdata) {
         Daemon *d = userdata;
-        ControlCommand cmd;
+        ControlRequest req;
         char err[256];
-        if (control_request_parse(request, &cmd, err, sizeof(err)) < 0)
+        if (control_request_parse(request, &req, err, sizeof(err)) < 0)
                 return shared_text_new(control_reply_error("%s", err));
+        ControlCommand cmd = req.command;
         if (control_command_privileged(cmd) && uid != 0)
                 return shared_text_new(
                         control_reply_error("'%s' changes the daemon and is for root only", control_command_name(cmd)));
@@ -239,6 +437,8 @@ static SharedText *daemon_handle_request(const char *request, uid_t uid, void *u
                                 n == 1 ? "" : "s"));
                 return shared_text_new(control_reply_ok(NULL));
         }
+        case CONTROL_LOG:
+                return daemon_log_reply(d, &req);
         case _CONTROL_COMMAND_MAX:
                 break;
         }
@@ -264,12 +464,27 @@ static int daemon_on_exit_signal(sd_event_source *s, const struct signalfd_sigin
 
 static void daemon_cleanup(Daemon *d) {
         sd_event_source_disable_unref(d->tick_source);
+        sd_event_source_disable_unref(d->applier_source);
+        sd_event_source_disable_unref(d->deadline_source);
+        sd_event_source_disable_unref(d->watchdog_source);
         server_free(d->server);
         shared_text_unref(d->status_reply);
         /* Metrics of a stopped daemon would look current to Prometheus. */
         if (d->ticks > 0)
                 daemon_remove_prom(d);
         refresher_free(d->refresher);
+        /* Actions still running are not waited for beyond a few seconds: a
+         * managed save that libvirtd carries on with completes without us,
+         * and the next start sees the saved guest. */
+        size_t left = d->applier ? applier_in_flight(d->applier) : 0;
+        if (left > 0)
+                log_notice("stopping with %zu action%s in flight", left, left == 1 ? "" : "s");
+        applier_free(d->applier);
+        journal_free(d->journal);
+        for (size_t i = 0; d->controller_state && i < d->n_controllers; i++)
+                if (d->controllers[i]->state_free)
+                        d->controllers[i]->state_free(d->controller_state[i]);
+        free(d->controller_state);
         sampler_free(d->sampler);
         snapshot_clear(&d->snap);
         sd_event_unref(d->event);
@@ -302,34 +517,73 @@ int daemon_run(const DaemonOptions *opts) {
         }
         if ((r = sd_event_add_signal(d.event, NULL, SIGTERM, daemon_on_exit_signal, &d)) < 0 ||
             (r = sd_event_add_signal(d.event, NULL, SIGINT, daemon_on_exit_signal, &d)) < 0 ||
-            (r = sd_event_add_signal(d.event, NULL, SIGHUP, daemon_on_sighup, &d)) < 0 ||
-            (r = sd_event_set_watchdog(d.event, true)) < 0) {
+            (r = sd_event_add_signal(d.event, NULL, SIGHUP, daemon_on_sighup, &d)) < 0) {
                 log_error("sd-event setup: %s", strerror(-r));
                 goto fail;
         }
 
-        r = sampler_new(&d.opts.roots, &d.sampler);
+        d.controllers = d.opts.controllers ? d.opts.controllers : controllers_builtin;
+        d.n_controllers = d.opts.controllers ? d.opts.n_controllers : controllers_builtin_n;
+        d.controller_state = calloc(d.n_controllers ? d.n_controllers : 1, sizeof(void *));
+        r = d.controller_state ? 0 : -ENOMEM;
+        for (size_t i = 0; r == 0 && i < d.n_controllers; i++)
+                if (d.controllers[i]->state_new && !(d.controller_state[i] = d.controllers[i]->state_new()))
+                        r = -ENOMEM;
+        if (r >= 0)
+                r = sampler_new(&d.opts.roots, &d.sampler);
         if (r >= 0)
                 r = refresher_new(d.opts.ops, d.opts.ops_userdata, d.policy.libvirt_uri, d.policy.interval_usec,
                                   &d.refresher);
+        if (r >= 0)
+                r = journal_new(JOURNAL_CAPACITY_DEFAULT, daemon_journal_sink, &d, &d.journal);
+        if (r >= 0)
+                r = applier_new(d.opts.ops, d.opts.ops_userdata, d.journal, &d.applier);
         if (r < 0) {
-                log_error("out of memory");
+                log_error("cannot set up: %s", strerror(-r));
                 goto fail;
         }
+        applier_configure(d.applier, d.policy.libvirt_uri, d.opts.roots.sys, daemon_dry_run(&d),
+                          d.policy.action_timeout_usec);
         d.socket_path = d.opts.socket_path ? d.opts.socket_path : d.policy.control_socket;
         r = server_new(d.event, d.socket_path, daemon_handle_request, &d, &d.server);
         if (r < 0) {
                 if (r == -EADDRINUSE)
                         log_error("another densityd already listens on %s", d.socket_path);
+                else if (r == -EEXIST)
+                        log_error("cannot listen on %s: it exists and is not a socket (left alone)", d.socket_path);
                 else
                         log_error("cannot listen on %s: %s", d.socket_path, strerror(-r));
                 goto fail;
         }
         r = refresher_start(d.refresher);
+        if (r >= 0)
+                r = applier_start(d.applier);
         if (r < 0) {
-                log_error("cannot start the hypervisor thread: %s", strerror(-r));
+                log_error("cannot start the hypervisor threads: %s", strerror(-r));
                 goto fail;
         }
+        if ((r = sd_event_add_io(d.event, &d.applier_source, applier_fd(d.applier), EPOLLIN, daemon_on_applier,
+                                 &d)) < 0 ||
+            (r = sd_event_add_time(d.event, &d.deadline_source, CLOCK_MONOTONIC, UINT64_MAX, TICK_ACCURACY_USEC,
+                                   daemon_on_deadline, &d)) < 0) {
+                log_error("sd-event setup: %s", strerror(-r));
+                goto fail;
+        }
+        sd_event_source_set_description(d.applier_source, "applier");
+        sd_event_source_set_description(d.deadline_source, "action-timeouts");
+        sd_event_source_set_enabled(d.deadline_source, SD_EVENT_OFF);
+        if (sd_watchdog_enabled(false, &d.watchdog_usec) > 0 && d.watchdog_usec > 0) {
+                r = sd_event_add_time_relative(d.event, &d.watchdog_source, CLOCK_MONOTONIC, d.watchdog_usec / 2,
+                                               TICK_ACCURACY_USEC, daemon_on_watchdog, &d);
+                if (r < 0) {
+                        log_error("cannot add the watchdog timer: %s", strerror(-r));
+                        goto fail;
+                }
+                sd_event_source_set_enabled(d.watchdog_source, SD_EVENT_ON);
+                sd_event_source_set_description(d.watchdog_source, "watchdog");
+        } else
+                d.watchdog_usec = 0;
+        d.last_tick_mono_usec = now_monotonic_usec();
 
         /* sd-event's default accuracy (250 ms) would stretch a 1 s tick by a quarter. */
         r = sd_event_add_time_relative(d.event, &d.tick_source, CLOCK_MONOTONIC, 0, TICK_ACCURACY_USEC, daemon_tick, &d);
@@ -341,8 +595,10 @@ int daemon_run(const DaemonOptions *opts) {
 
         char iv[32];
         policy_format_duration(d.policy.interval_usec, iv, sizeof(iv));
-        log_info("densityd %s starting: policy %s, interval %s, hypervisor %s (%s), socket %s", DENSITY_VERSION,
-                 d.opts.config_path, iv, d.policy.libvirt_uri, d.opts.ops->name, d.socket_path);
+        log_info("densityd %s starting: policy %s, interval %s, hypervisor %s (%s), socket %s, %zu controller%s%s",
+                 DENSITY_VERSION, d.opts.config_path, iv, d.policy.libvirt_uri, d.opts.ops->name, d.socket_path,
+                 d.n_controllers, d.n_controllers == 1 ? "" : "s",
+                 daemon_dry_run(&d) ? "; dry run: every action is planned and journaled, nothing is changed" : "");
 
         r = sd_event_loop(d.event);
         daemon_cleanup(&d);

@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <systemd/sd-journal.h>
@@ -46,4 +48,34 @@ void log_msg(int priority, const char *fmt, ...) {
                 fputc('\n', stderr);
         }
         va_end(ap);
+}
+
+void log_struct(int priority, const char *message_id, const char *message, const char *const *fields,
+                size_t n_fields) {
+        if (priority == LOG_DEBUG && !log_verbose)
+                return;
+        if (!log_journal) {
+                log_msg(priority, "%s", message);
+                return;
+        }
+        char prio[16], ident[64], *msg = NULL, *mid = NULL;
+        snprintf(prio, sizeof(prio), "PRIORITY=%d", priority & 7);
+        snprintf(ident, sizeof(ident), "SYSLOG_IDENTIFIER=%s", log_ident);
+        if (asprintf(&msg, "MESSAGE=%s", message) < 0)
+                return;
+        if (asprintf(&mid, "MESSAGE_ID=%s", message_id) < 0) {
+                free(msg);
+                return;
+        }
+        struct iovec iov[4 + 32];
+        size_t n = 0;
+        iov[n++] = (struct iovec) { msg, strlen(msg) };
+        iov[n++] = (struct iovec) { prio, strlen(prio) };
+        iov[n++] = (struct iovec) { ident, strlen(ident) };
+        iov[n++] = (struct iovec) { mid, strlen(mid) };
+        for (size_t i = 0; i < n_fields && n < sizeof(iov) / sizeof(iov[0]); i++)
+                iov[n++] = (struct iovec) { (void *) fields[i], strlen(fields[i]) };
+        sd_journal_sendv(iov, (int) n);
+        free(msg);
+        free(mid);
 }

@@ -222,7 +222,21 @@ static void prom_guests(FILE *f, const Snapshot *s) {
                 }
 }
 
-int prom_render(const Snapshot *s, char **ret, size_t *ret_len) {
+static void prom_actions(FILE *f, const JournalCounter *c, size_t n) {
+        if (n == 0)
+                return;
+        prom_family(f, "density_actions_total", "counter",
+                    "Actions the controllers planned, by controller, action and final result "
+                    "(done, failed, timeout, skipped, would).");
+        for (size_t i = 0; i < n; i++) {
+                fprintf(f, "density_actions_total{controller=\"");
+                prom_label_value(f, c[i].controller);
+                fprintf(f, "\",action=\"%s\",result=\"%s\"} %llu\n", action_kind_name(c[i].kind),
+                        action_result_name(c[i].result), (unsigned long long) c[i].count);
+        }
+}
+
+int prom_render(const Snapshot *s, const JournalCounter *counters, size_t n_counters, char **ret, size_t *ret_len) {
         char *buf = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&buf, &len);
@@ -231,6 +245,7 @@ int prom_render(const Snapshot *s, char **ret, size_t *ret_len) {
 
         prom_host(f, s);
         prom_guests(f, s);
+        prom_actions(f, counters, n_counters);
         prom_family(f, "density_sample_duration_seconds", "gauge", "Time the last tick spent sampling.");
         fprintf(f, "density_sample_duration_seconds %.6f\n", (double) s->sample_duration_usec / 1e6);
         prom_family(f, "density_last_sample_timestamp_seconds", "gauge", "When the last tick sampled.");
@@ -245,14 +260,14 @@ int prom_render(const Snapshot *s, char **ret, size_t *ret_len) {
         return 0;
 }
 
-int prom_write(const char *dir, const Snapshot *s) {
+int prom_write(const char *dir, const Snapshot *s, const JournalCounter *counters, size_t n_counters) {
         char path[PATH_MAX];
         int r = path_join(path, sizeof(path), dir, PROM_FILENAME);
         if (r < 0)
                 return r;
         _cleanup_free_ char *buf = NULL;
         size_t len;
-        r = prom_render(s, &buf, &len);
+        r = prom_render(s, counters, n_counters, &buf, &len);
         if (r < 0)
                 return r;
         return write_file_atomic(path, buf, len, 0644);

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "density/connect.h"
+#include "density/domfacts.h"
 #include "density/util.h"
 
 /* After a failed connect, retry sooner than a whole interval so that a
@@ -28,7 +30,9 @@ struct Refresher {
         pthread_t thread;
         GuestTable table;
 
-        VirtConn *conn; /* only the worker touches it */
+        VirtConn *conn; /* only the worker touches these two */
+        Connector *connector;
+        bool reread_facts; /* a new connection: events may have been missed */
 };
 
 void guest_table_clear(GuestTable *t) {
@@ -45,6 +49,11 @@ int refresher_new(const VirtOps *ops, void *userdata, const char *uri, uint64_t 
         r->userdata = userdata;
         strscpy(r->uri, sizeof(r->uri), uri);
         r->interval_usec = interval_usec;
+        int k = connector_new(ops, userdata, &r->connector);
+        if (k < 0) {
+                free(r);
+                return k;
+        }
         pthread_mutex_init(&r->lock, NULL);
         pthread_condattr_t attr;
         pthread_condattr_init(&attr);
@@ -68,11 +77,18 @@ void refresh_merge(const VirtDomainStats *prev, size_t n_prev, VirtDomainStats *
                 bool answered = f->has_last_update || f->has_unused || f->has_available || f->has_usable ||
                                 f->has_disk_caches;
                 f->fetched_usec = now_usec;
-                if (answered)
-                        continue;
                 /* prev is sorted by uuid (refresh keeps it so). */
                 const VirtDomainStats *p = n_prev > 0 ? bsearch(f, prev, n_prev, sizeof(*prev), uuid_cmp) : NULL;
-                if (!p)
+                if (p) {
+                        f->facts = p->facts;
+                        f->facts_read_usec = p->facts_read_usec;
+                }
+                bool had_figures = p && (p->has_last_update || p->has_unused || p->has_available || p->has_usable ||
+                                         p->has_disk_caches);
+                /* No figures now and none before: the guest reports none
+                 * (no balloon, stats off, no driver), and the hypervisor did
+                 * answer for it: its age is 0, not the time since it started. */
+                if (answered || !had_figures)
                         continue;
                 f->has_unused = p->has_unused;
                 f->unused_kib = p->unused_kib;
@@ -98,6 +114,62 @@ static void refresher_publish_error(Refresher *r, const char *error) {
         pthread_mutex_unlock(&r->lock);
 }
 
+/* A sign of life during the round (called from inside the bulk call). */
+static void refresher_progress(void *userdata, size_t done, size_t total) {
+        Refresher *r = userdata;
+        (void) done, (void) total;
+        pthread_mutex_lock(&r->lock);
+        r->table.round_progress_usec = now_monotonic_usec();
+        pthread_mutex_unlock(&r->lock);
+}
+
+static bool uuid_in(const char (*list)[DENSITY_UUID_LEN], size_t n, const char *uuid) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(list[i], uuid) == 0)
+                        return true;
+        return false;
+}
+
+/* Read the facts of domains that lack them, were redefined, or whose last
+ * read failed long enough ago. Return: 0, or -ECONNRESET/-ENOTCONN when the
+ * connection broke (the round fails). */
+static int refresher_read_facts(Refresher *r, VirtDomainStats *d, size_t n) {
+        char(*changed)[DENSITY_UUID_LEN] = NULL;
+        size_t n_changed = 0;
+        if (r->ops->take_changed && r->ops->take_changed(r->conn, &changed, &n_changed) < 0)
+                n_changed = 0;
+        bool all = r->reread_facts;
+        r->reread_facts = false;
+
+        int result = 0;
+        for (size_t i = 0; i < n && result == 0; i++) {
+                uint64_t now = now_monotonic_usec();
+                bool due = all || uuid_in((const char(*)[DENSITY_UUID_LEN]) changed, n_changed, d[i].uuid) ||
+                           d[i].facts_read_usec == 0 ||
+                           (!d[i].facts.known && now - d[i].facts_read_usec >= REFRESH_FACTS_RETRY_USEC);
+                if (!due || !r->ops->domain_xml)
+                        continue;
+                d[i].facts_read_usec = now;
+                _cleanup_free_ char *xml = NULL;
+                bool persistent = false;
+                char err[128] = "";
+                DomainFacts f = {};
+                int k = r->ops->domain_xml(r->conn, d[i].uuid, &xml, &persistent, err, sizeof(err));
+                if (k == 0)
+                        k = domain_facts_parse(xml, strlen(xml), persistent, &f, err, sizeof(err));
+                if (k < 0) {
+                        f = (DomainFacts) {};
+                        strscpy(f.error, sizeof(f.error), err[0] ? err : strerror(-k));
+                        if (k == -ECONNRESET || k == -ENOTCONN)
+                                result = k;
+                }
+                d[i].facts = f;
+                refresher_progress(r, i + 1, n);
+        }
+        free(changed);
+        return result;
+}
+
 void refresher_run_once(Refresher *r) {
         char error[256] = "";
         char uri[512];
@@ -105,6 +177,7 @@ void refresher_run_once(Refresher *r) {
 
         pthread_mutex_lock(&r->lock);
         r->table.round_started_usec = start;
+        r->table.round_progress_usec = start;
         strscpy(uri, sizeof(uri), r->uri);
         bool reconnect = r->uri_changed;
         r->uri_changed = false;
@@ -114,16 +187,30 @@ void refresher_run_once(Refresher *r) {
                 r->ops->close(r->conn);
                 r->conn = NULL;
         }
-        if (!r->conn && r->ops->open(r->userdata, uri, &r->conn, error, sizeof(error)) < 0) {
-                r->conn = NULL;
-                refresher_publish_error(r, error);
-                return;
+        if (!r->conn) {
+                int k = connector_open(r->connector, uri, REFRESH_CONNECT_WAIT_USEC, &r->conn, error, sizeof(error));
+                if (k < 0) {
+                        r->conn = NULL;
+                        refresher_publish_error(r, error);
+                        return;
+                }
+                r->reread_facts = true;
         }
 
         VirtDomainStats *fresh = NULL;
         size_t n = 0;
-        int k = r->ops->all_stats(r->conn, &fresh, &n, NULL, NULL, error, sizeof(error));
+        int k = r->ops->all_stats(r->conn, &fresh, &n, refresher_progress, r, error, sizeof(error));
+        if (k == 0) {
+                /* Copy figures and facts over from the previous table. Only
+                 * this thread writes the table, so reading it unlocked here
+                 * is safe; the merge sorts fresh by uuid. */
+                refresh_merge(r->table.domains, r->table.n, fresh, n, now_monotonic_usec());
+                k = refresher_read_facts(r, fresh, n);
+                if (k < 0)
+                        snprintf(error, sizeof(error), "reading domain XML: connection lost");
+        }
         if (k < 0) {
+                free(fresh);
                 if (k == -ECONNRESET || k == -ENOTCONN) {
                         r->ops->close(r->conn);
                         r->conn = NULL;
@@ -134,7 +221,6 @@ void refresher_run_once(Refresher *r) {
 
         uint64_t now = now_monotonic_usec();
         pthread_mutex_lock(&r->lock);
-        refresh_merge(r->table.domains, r->table.n, fresh, n, now);
         free(r->table.domains);
         r->table.domains = fresh;
         r->table.n = n;
@@ -224,6 +310,7 @@ Refresher *refresher_free(Refresher *r) {
                         return NULL;
         }
         r->ops->close(r->conn);
+        connector_free(r->connector);
         guest_table_clear(&r->table);
         pthread_mutex_destroy(&r->lock);
         pthread_cond_destroy(&r->wake);

@@ -33,22 +33,49 @@ static void test_commands(void) {
 }
 
 static void parse_bad(const char *req, const char *why) {
-        ControlCommand c = CONTROL_RELOAD;
+        ControlRequest c = { .command = CONTROL_RELOAD, .n = 7 };
         char err[256] = "";
         CHECK(control_request_parse(req, &c, err, sizeof(err)) == -EINVAL);
-        CHECK(c == CONTROL_RELOAD);
+        CHECK(c.command == CONTROL_RELOAD && c.n == 7); /* untouched */
         CHECK_CONTAINS(err, why);
 }
 
 static void test_request_parse(void) {
-        ControlCommand c = _CONTROL_COMMAND_MAX;
+        ControlRequest c = { .command = _CONTROL_COMMAND_MAX };
         char err[256] = "";
         CHECK_OK(control_request_parse("{\"command\":\"status\"}", &c, err, sizeof(err)));
-        CHECK(c == CONTROL_STATUS);
+        CHECK(c.command == CONTROL_STATUS);
         CHECK_OK(control_request_parse("{\"command\":\"reload\"}\n", &c, err, sizeof(err)));
-        CHECK(c == CONTROL_RELOAD);
-        CHECK_OK(control_request_parse(" { \"command\" : \"status\", \"extra\": [1,2] }\n", &c, err, sizeof(err)));
-        CHECK(c == CONTROL_STATUS);
+        CHECK(c.command == CONTROL_RELOAD);
+        CHECK_OK(control_request_parse(" { \"command\" : \"status\" }\n", &c, err, sizeof(err)));
+        CHECK(c.command == CONTROL_STATUS);
+
+        /* log takes arguments; every one is checked. */
+        CHECK_OK(control_request_parse("{\"command\":\"log\"}", &c, err, sizeof(err)));
+        CHECK(c.command == CONTROL_LOG && c.n == 0 && c.guest[0] == '\0' && c.controller[0] == '\0');
+        CHECK_OK(control_request_parse("{\"command\":\"log\",\"guest\":\"dtest-3\",\"controller\":\"balloon\",\"n\":20}",
+                                       &c, err, sizeof(err)));
+        CHECK_STR(c.guest, "dtest-3");
+        CHECK_STR(c.controller, "balloon");
+        CHECK_U64(c.n, 20);
+        parse_bad("{\"command\":\"status\",\"extra\":[1,2]}", "takes no argument \"extra\"");
+        parse_bad("{\"command\":\"reload\",\"guest\":\"a\"}", "takes no argument \"guest\"");
+        parse_bad("{\"command\":\"log\",\"frob\":1}", "unknown argument \"frob\"");
+        parse_bad("{\"command\":\"log\",\"guest\":5}", "\"guest\" must be a string");
+        parse_bad("{\"command\":\"log\",\"n\":0}", "\"n\" must be an integer 1..1000");
+        parse_bad("{\"command\":\"log\",\"n\":1001}", "\"n\" must be an integer 1..1000");
+        parse_bad("{\"command\":\"log\",\"n\":\"5\"}", "\"n\" must be an integer");
+        parse_bad("{\"command\":\"log\",\"controller\":\"0123456789abcdefXYZ\"}", "longer than 15 characters");
+
+        /* A request formatted for the wire parses back to itself. */
+        ControlRequest out = { .command = CONTROL_LOG, .n = 3 }, back;
+        strscpy(out.guest, sizeof(out.guest), "a \"quoted\" name");
+        char *line = NULL;
+        CHECK_OK(control_request_format(&out, &line));
+        CHECK(line[strlen(line) - 1] == '\n');
+        CHECK_OK(control_request_parse(line, &back, err, sizeof(err)));
+        CHECK(memcmp(&out, &back, sizeof(out)) == 0);
+        free(line);
 
         parse_bad("", "not a JSON object");
         parse_bad("{\"command\":", "not a JSON object");
@@ -334,7 +361,7 @@ static void test_call(void) {
 
         json_object *reply = NULL;
         char err[256] = "";
-        CHECK(control_call(path, CONTROL_STATUS, &reply, err, sizeof(err)) == -ENOENT);
+        CHECK(control_call(path, &(ControlRequest) { .command = CONTROL_STATUS }, &reply, err, sizeof(err)) == -ENOENT);
         CHECK(err[0] != '\0');
         CHECK(reply == NULL);
 
@@ -348,7 +375,7 @@ static void test_call(void) {
         pthread_t t;
         CHECK(pthread_create(&t, NULL, server_main, &sv) == 0);
 
-        CHECK_OK(control_call(path, CONTROL_STATUS, &reply, err, sizeof(err)));
+        CHECK_OK(control_call(path, &(ControlRequest) { .command = CONTROL_STATUS }, &reply, err, sizeof(err)));
         CHECK(pthread_join(t, NULL) == 0);
         CHECK_STR(sv.request, "{\"command\":\"status\"}\n");
         CHECK(reply);
@@ -357,9 +384,9 @@ static void test_call(void) {
         json_object_put(reply);
 
         /* What the daemon receives parses back to the command sent. */
-        ControlCommand c;
+        ControlRequest c;
         CHECK_OK(control_request_parse(sv.request, &c, err, sizeof(err)));
-        CHECK(c == CONTROL_STATUS);
+        CHECK(c.command == CONTROL_STATUS);
 
         close(sv.fd);
         test_rm_rf(dir);

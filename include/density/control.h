@@ -3,10 +3,13 @@
  * document.
  *
  * Transport: a SOCK_STREAM Unix socket (default /run/densityd/densityd.sock).
- * Request: one line of JSON, at most CONTROL_REQUEST_MAX bytes:
+ * Request: one line of JSON, at most CONTROL_REQUEST_MAX bytes: a command
+ * and its arguments (ControlRequest; unknown members are an error):
  *     {"command":"status"}
+ *     {"command":"log","guest":"dtest-3","controller":"balloon","n":20}
  * Reply: one JSON object, then the daemon closes the connection:
  *     {"ok":true,"status":{...}}   (status)
+ *     {"ok":true,"log":{"entries":[...]}} (log: oldest first)
  *     {"ok":true}                  (commands that change things)
  *     {"ok":false,"error":"..."}
  * Commands that change things are for root only: the daemon checks the
@@ -20,17 +23,30 @@
 
 #include <json-c/json.h>
 
+#include "density/journal.h"
 #include "density/snapshot.h"
 
 #define CONTROL_PROTOCOL_VERSION 1
 #define CONTROL_REQUEST_MAX 4096
 #define CONTROL_DEFAULT_SOCKET "/run/densityd/densityd.sock"
+#define CONTROL_LOG_DEFAULT 50      /* log entries when the request names no n */
+#define CONTROL_STATUS_DECISIONS 5  /* recent decisions in the status document */
 
 typedef enum ControlCommand {
         CONTROL_STATUS,
         CONTROL_RELOAD,
+        CONTROL_LOG,
         _CONTROL_COMMAND_MAX,
 } ControlCommand;
+
+/* A request and its arguments. Arguments a command does not take are an
+ * error. */
+typedef struct ControlRequest {
+        ControlCommand command;
+        char guest[DENSITY_NAME_MAX];          /* log: only this guest (name or UUID); "" any */
+        char controller[ACTION_CONTROLLER_MAX]; /* log: only this controller; "" any */
+        unsigned n;                            /* log: the last n entries (1..JOURNAL_CAPACITY_DEFAULT); 0: default */
+} ControlRequest;
 
 const char *control_command_name(ControlCommand c);
 /* Return: 0 or -EINVAL for an unknown name. */
@@ -39,7 +55,11 @@ int control_command_from_name(const char *name, ControlCommand *ret);
 bool control_command_privileged(ControlCommand c);
 
 /* Parse a request line. Return: 0, or -EINVAL with a reason in err. */
-int control_request_parse(const char *buf, ControlCommand *ret, char *err, size_t err_size);
+int control_request_parse(const char *buf, ControlRequest *ret, char *err, size_t err_size);
+
+/* The request line (with its newline) for a request. Return: 0 with *ret
+ * malloc'd, or -ENOMEM. */
+int control_request_format(const ControlRequest *req, char **ret);
 
 /* What the daemon says about itself in the status document. */
 typedef struct ControlDaemonInfo {
@@ -51,15 +71,27 @@ typedef struct ControlDaemonInfo {
         uint64_t started_usec;    /* CLOCK_REALTIME */
         uint64_t ticks;
         uint64_t hypervisor_round_usec; /* last bulk stats call */
+        bool dry_run;
+        size_t actions_in_flight;
+        const JournalEntry *decisions; /* the latest few, oldest first */
+        size_t n_decisions;
 } ControlDaemonInfo;
 
-/* The status document: {"version":1,"daemon":{..},"host":{..},"guests":[..]}.
- * Return: a new object, or NULL on allocation failure. */
+/* The status document: {"version":1,"daemon":{..},"host":{..},"guests":[..],
+ * "decisions":[..]}. Return: a new object, or NULL on allocation failure. */
 json_object *control_status_json(const Snapshot *s, const ControlDaemonInfo *info);
+
+/* One journal entry, as in the log reply and the status document. */
+json_object *control_entry_json(const JournalEntry *e);
+
+/* The log reply's document: {"entries":[..]}. Return: a new object or NULL. */
+json_object *control_log_json(const JournalEntry *entries, size_t n);
 
 /* Build a reply; status may be NULL; takes ownership of status.
  * Return: malloc'd text with a trailing newline, or NULL. */
 char *control_reply_ok(json_object *status);
+/* {"ok":true,"<key>":value}; takes ownership of value. */
+char *control_reply_ok_with(const char *key, json_object *value);
 char *control_reply_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /**
@@ -69,7 +101,12 @@ char *control_reply_error(const char *fmt, ...) __attribute__((format(printf, 1,
  *
  * Return: 0, -ENOENT/-ECONNREFUSED when no daemon listens, or -errno.
  */
-int control_call(const char *socket_path, ControlCommand cmd, json_object **ret, char *err, size_t err_size);
+int control_call(const char *socket_path, const ControlRequest *req, json_object **ret, char *err, size_t err_size);
 
 /* Print the status document as densityctl's table. Return: 0 or -EINVAL. */
 int control_status_print_table(FILE *f, json_object *status);
+
+/* Print log entries (the "entries" array of a log reply, or the status
+ * document's "decisions"), one line each: time, controller, result, what,
+ * reason. Return: 0 or -EINVAL. */
+int control_log_print(FILE *f, json_object *entries);

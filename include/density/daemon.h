@@ -1,9 +1,12 @@
-/* daemon: densityd's event loop (sd-event): the tick (sample, report), the
- * control socket, SIGHUP reload, sd_notify READY/STATUS/WATCHDOG. */
+/* daemon: densityd's event loop (sd-event). The tick is sample -> plan ->
+ * apply -> report; around it: the control socket, the applier's results,
+ * SIGHUP reload, sd_notify READY/STATUS and a watchdog fed only while the
+ * tick keeps its schedule. */
 #pragma once
 
 #include <stdbool.h>
 
+#include "density/controller.h"
 #include "density/sample.h"
 #include "density/virt.h"
 
@@ -15,6 +18,9 @@ typedef struct DaemonOptions {
         Roots roots;
         const VirtOps *ops;        /* hypervisor; NULL: libvirt */
         void *ops_userdata;
+        const Controller *const *controllers; /* NULL: controllers_builtin */
+        size_t n_controllers;
+        bool dry_run;              /* --dry-run: as DryRun=yes, whatever the policy says */
         bool verbose;
 } DaemonOptions;
 

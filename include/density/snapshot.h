@@ -133,6 +133,7 @@ typedef struct GuestSample {
         bool has_rss;                 /* false: statm exists but could not be read (sample_error) */
         uint64_t rss_bytes;           /* host-side, /proc/PID/statm */
         char sample_error[128];       /* a file of this guest that exists but could not be read */
+        bool sample_error_new;        /* the error first appeared (or changed) on this tick: log it once */
 
         bool has_balloon;             /* balloon figures below are from the guest */
         uint64_t balloon_actual_bytes;

@@ -40,6 +40,7 @@ typedef struct VirtDomainStats {
         int64_t last_update;   /* guest clock, seconds */
         uint64_t fetched_usec; /* CLOCK_MONOTONIC when these figures arrived (set by refresh) */
         DomainFacts facts;     /* from the domain XML (set by refresh, not by all_stats) */
+        uint64_t facts_read_usec; /* CLOCK_MONOTONIC of the last attempt to read them (set by refresh) */
 } VirtDomainStats;
 
 /* Called from inside all_stats as batches of domains are answered, so a

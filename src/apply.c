@@ -1,0 +1,565 @@
+/* apply: see include/density/apply.h */
+#include "density/apply.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "density/connect.h"
+#include "density/util.h"
+
+#define KIB UINT64_C(1024)
+#define APPLY_CONNECT_SLICE_USEC (1 * USEC_PER_SEC) /* one wait for the connection, between stop checks */
+#define APPLY_JOIN_TIMEOUT_SEC 5
+
+typedef enum JobState {
+        JOB_QUEUED,
+        JOB_RUNNING,
+        JOB_FINISHED,
+} JobState;
+
+typedef enum Lane {
+        LANE_SYSFS,
+        LANE_HYPERVISOR,
+} Lane;
+
+typedef struct Job {
+        struct Job *next;
+        JournalEntry entry;     /* as journaled; updated as the job goes on */
+        Lane lane;
+        JobState state;
+        uint64_t deadline_usec; /* CLOCK_MONOTONIC */
+        bool started_reported;
+        bool timeout_reported;
+        int r;                  /* outcome, when finished */
+        char error[JOURNAL_MESSAGE_MAX];
+} Job;
+
+/* A connection shared by the hypervisor workers; the last user of a broken
+ * one closes it. */
+typedef struct ConnRef {
+        VirtConn *conn;
+        unsigned refs;
+} ConnRef;
+
+struct Applier {
+        const VirtOps *ops;
+        void *ops_userdata;
+        Journal *journal;
+        int efd;
+
+        pthread_mutex_t lock;   /* guards everything below */
+        pthread_cond_t wake;
+        Job *jobs;              /* queued, running, finished: in the order planned */
+        Job **tail;
+        size_t n_jobs;
+        char uri[512];
+        char sys_root[PATH_MAX];
+        bool dry_run;
+        uint64_t timeout_usec;
+        bool stop;
+        ConnRef *conn;          /* the hypervisor workers' connection, NULL: none */
+
+        pthread_mutex_t connect_lock; /* one worker connects at a time */
+        Connector *connector;
+
+        size_t n_threads;
+        pthread_t threads[APPLY_HV_WORKERS + 1];
+        bool leave_behind;      /* a worker did not stop: leak rather than free under it */
+};
+
+int applier_new(const VirtOps *ops, void *ops_userdata, Journal *journal, Applier **ret) {
+        Applier *a = calloc(1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        a->ops = ops;
+        a->ops_userdata = ops_userdata;
+        a->journal = journal;
+        a->tail = &a->jobs;
+        a->timeout_usec = 120 * USEC_PER_SEC;
+        strscpy(a->sys_root, sizeof(a->sys_root), "/sys");
+        a->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (a->efd < 0) {
+                int r = -errno;
+                free(a);
+                return r;
+        }
+        int r = connector_new(ops, ops_userdata, &a->connector);
+        if (r < 0) {
+                close(a->efd);
+                free(a);
+                return r;
+        }
+        pthread_mutex_init(&a->lock, NULL);
+        pthread_mutex_init(&a->connect_lock, NULL);
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&a->wake, &attr);
+        pthread_condattr_destroy(&attr);
+        *ret = a;
+        return 0;
+}
+
+void applier_configure(Applier *a, const char *uri, const char *sys_root, bool dry_run, uint64_t action_timeout_usec) {
+        pthread_mutex_lock(&a->lock);
+        strscpy(a->uri, sizeof(a->uri), uri);
+        strscpy(a->sys_root, sizeof(a->sys_root), sys_root);
+        a->dry_run = dry_run;
+        a->timeout_usec = action_timeout_usec;
+        pthread_mutex_unlock(&a->lock);
+}
+
+int applier_fd(Applier *a) {
+        return a->efd;
+}
+
+static void applier_notify(Applier *a) {
+        uint64_t one = 1;
+        (void) !write(a->efd, &one, sizeof(one));
+}
+
+/* Drop n references; called with a->lock held. */
+static void conn_unref(Applier *a, ConnRef *c, unsigned n) {
+        c->refs -= n;
+        if (c->refs > 0)
+                return;
+        a->ops->close(c->conn);
+        free(c);
+}
+
+/* Get the workers' connection, opening one if needed, until deadline.
+ * Return: 0 with a reference, or -errno with err. */
+static int applier_conn_get(Applier *a, uint64_t deadline, ConnRef **ret, char *err, size_t err_size) {
+        pthread_mutex_lock(&a->connect_lock);
+        for (;;) {
+                pthread_mutex_lock(&a->lock);
+                ConnRef *c = a->conn;
+                char uri[sizeof(a->uri)];
+                strscpy(uri, sizeof(uri), a->uri);
+                bool stop = a->stop;
+                if (c)
+                        c->refs++;
+                pthread_mutex_unlock(&a->lock);
+                if (c) {
+                        pthread_mutex_unlock(&a->connect_lock);
+                        *ret = c;
+                        return 0;
+                }
+                if (stop) {
+                        snprintf(err, err_size, "densityd is stopping");
+                        pthread_mutex_unlock(&a->connect_lock);
+                        return -ECANCELED;
+                }
+                VirtConn *vc = NULL;
+                int r = connector_open(a->connector, uri, APPLY_CONNECT_SLICE_USEC, &vc, err, err_size);
+                if (r == 0) {
+                        ConnRef *n = calloc(1, sizeof(*n));
+                        if (!n) {
+                                a->ops->close(vc);
+                                pthread_mutex_unlock(&a->connect_lock);
+                                return -ENOMEM;
+                        }
+                        *n = (ConnRef) { .conn = vc, .refs = 1 };
+                        pthread_mutex_lock(&a->lock);
+                        a->conn = n;
+                        pthread_mutex_unlock(&a->lock);
+                        continue;
+                }
+                /* A libvirtd that refuses is down: fail now. One that does
+                 * not answer may yet: wait until the action's deadline. */
+                if (r != -EINPROGRESS || now_monotonic_usec() >= deadline) {
+                        pthread_mutex_unlock(&a->connect_lock);
+                        return r == -EINPROGRESS ? -ETIMEDOUT : r;
+                }
+        }
+}
+
+static void applier_conn_put(Applier *a, ConnRef *c, bool broken) {
+        pthread_mutex_lock(&a->lock);
+        unsigned drop = 1;
+        if (broken && a->conn == c) {
+                a->conn = NULL;
+                drop++; /* the applier's own reference too */
+        }
+        conn_unref(a, c, drop);
+        pthread_mutex_unlock(&a->lock);
+}
+
+static int apply_sysfs(const char *sys_root, const Action *act, char *err, size_t err_size) {
+        if (!action_ksm_knob_valid(act->knob)) {
+                snprintf(err, err_size, "'%s' is not a KSM knob densityd writes", act->knob);
+                return -EINVAL;
+        }
+        char rel[128], path[PATH_MAX];
+        snprintf(rel, sizeof(rel), "kernel/mm/ksm/%s", act->knob);
+        int r = path_join(path, sizeof(path), sys_root, rel);
+        if (r < 0) {
+                snprintf(err, err_size, "%s: path too long", rel);
+                return r;
+        }
+        /* No O_CREAT: a knob this kernel lacks is an error, not a new file. */
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0) {
+                r = -errno;
+                snprintf(err, err_size, "open %.160s: %s", path, strerror(errno));
+                return r;
+        }
+        size_t len = strlen(act->value);
+        ssize_t k = write(fd, act->value, len);
+        if (k < 0 || (size_t) k != len) {
+                r = k < 0 ? -errno : -EIO;
+                snprintf(err, err_size, "write %.160s=%.32s: %s", path, act->value, strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
+static int apply_hypervisor(Applier *a, const Action *act, uint64_t deadline, char *err, size_t err_size) {
+        const VirtOps *o = a->ops;
+        ConnRef *c = NULL;
+        int r = applier_conn_get(a, deadline, &c, err, err_size);
+        if (r < 0)
+                return r;
+        VirtConn *vc = c->conn;
+        switch (act->kind) {
+        case ACTION_BALLOON:
+                r = o->set_balloon(vc, act->uuid, act->bytes / KIB, err, err_size);
+                break;
+        case ACTION_PIN_VCPU:
+                r = o->pin_vcpu(vc, act->uuid, act->vcpu, act->value, err, err_size);
+                break;
+        case ACTION_PIN_EMULATOR:
+                r = o->pin_emulator(vc, act->uuid, act->value, err, err_size);
+                break;
+        case ACTION_PIN_MEMORY:
+                r = o->set_numatune(vc, act->uuid, act->mode, act->value, err, err_size);
+                break;
+        case ACTION_SAVE:
+                r = o->managed_save(vc, act->uuid, err, err_size);
+                break;
+        case ACTION_RESTORE:
+                r = o->restore(vc, act->uuid, err, err_size);
+                break;
+        case ACTION_DESTROY:
+                r = o->destroy(vc, act->uuid, err, err_size);
+                break;
+        default:
+                snprintf(err, err_size, "not a hypervisor action");
+                r = -EINVAL;
+                break;
+        }
+        applier_conn_put(a, c, r == -ECONNRESET || r == -ENOTCONN);
+        return r;
+}
+
+/* Whether another job for the same guest is running (hypervisor lane). */
+static bool guest_busy(Applier *a, const Job *j) {
+        for (Job *o = a->jobs; o; o = o->next)
+                if (o != j && o->state == JOB_RUNNING && o->lane == LANE_HYPERVISOR &&
+                    strcmp(o->entry.action.uuid, j->entry.action.uuid) == 0)
+                        return true;
+        return false;
+}
+
+/* The next job a worker of this lane may run, or NULL. With a->lock held. */
+static Job *applier_next_job(Applier *a, Lane lane) {
+        uint64_t now = now_monotonic_usec();
+        for (Job *j = a->jobs; j; j = j->next) {
+                if (j->lane != lane)
+                        continue;
+                if (lane == LANE_SYSFS && j->state == JOB_RUNNING)
+                        return NULL; /* strictly one after another */
+                if (j->state != JOB_QUEUED || now >= j->deadline_usec)
+                        continue;    /* too late to start: dispatch reports it */
+                if (lane == LANE_HYPERVISOR) {
+                        /* Keep each guest's actions in the order planned. */
+                        bool earlier = false;
+                        for (Job *o = a->jobs; o != j; o = o->next)
+                                if (o->lane == lane && o->state == JOB_QUEUED &&
+                                    strcmp(o->entry.action.uuid, j->entry.action.uuid) == 0)
+                                        earlier = true;
+                        if (earlier || guest_busy(a, j))
+                                continue;
+                }
+                return j;
+        }
+        return NULL;
+}
+
+typedef struct Worker {
+        Applier *applier;
+        Lane lane;
+} Worker;
+
+static void *applier_worker(void *arg) {
+        Worker w = *(Worker *) arg;
+        free(arg);
+        Applier *a = w.applier;
+        pthread_setname_np(pthread_self(), w.lane == LANE_SYSFS ? "density-sysfs" : "density-act");
+
+        pthread_mutex_lock(&a->lock);
+        while (!a->stop) {
+                Job *j = applier_next_job(a, w.lane);
+                if (!j) {
+                        pthread_cond_wait(&a->wake, &a->lock);
+                        continue;
+                }
+                j->state = JOB_RUNNING;
+                j->entry.started_usec = now_realtime_usec();
+                Action act = j->entry.action;
+                uint64_t deadline = j->deadline_usec;
+                char sys_root[PATH_MAX];
+                strscpy(sys_root, sizeof(sys_root), a->sys_root);
+                pthread_mutex_unlock(&a->lock);
+                applier_notify(a); /* long actions are journaled as started */
+
+                char err[JOURNAL_MESSAGE_MAX] = "";
+                int r = w.lane == LANE_SYSFS ? apply_sysfs(sys_root, &act, err, sizeof(err))
+                                             : apply_hypervisor(a, &act, deadline, err, sizeof(err));
+
+                pthread_mutex_lock(&a->lock);
+                j->state = JOB_FINISHED;
+                j->r = r;
+                strscpy(j->error, sizeof(j->error), err);
+                j->entry.finished_usec = now_realtime_usec();
+                pthread_cond_broadcast(&a->wake); /* a guest may be free for its next action */
+                applier_notify(a);
+        }
+        pthread_mutex_unlock(&a->lock);
+        return NULL;
+}
+
+int applier_start(Applier *a) {
+        for (size_t i = 0; i < APPLY_HV_WORKERS + 1; i++) {
+                Worker *w = malloc(sizeof(*w));
+                if (!w)
+                        return -ENOMEM;
+                *w = (Worker) { .applier = a, .lane = i == 0 ? LANE_SYSFS : LANE_HYPERVISOR };
+                int k = pthread_create(&a->threads[a->n_threads], NULL, applier_worker, w);
+                if (k != 0) {
+                        free(w);
+                        return -k;
+                }
+                a->n_threads++;
+        }
+        return 0;
+}
+
+Applier *applier_free(Applier *a) {
+        if (!a)
+                return NULL;
+        pthread_mutex_lock(&a->lock);
+        a->stop = true;
+        pthread_cond_broadcast(&a->wake);
+        pthread_mutex_unlock(&a->lock);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += APPLY_JOIN_TIMEOUT_SEC;
+        for (size_t i = 0; i < a->n_threads; i++)
+                if (pthread_timedjoin_np(a->threads[i], NULL, &ts) != 0)
+                        a->leave_behind = true;
+        if (a->leave_behind)
+                return NULL; /* a worker is stuck in a call: it may still touch a */
+        while (a->jobs) {
+                Job *j = a->jobs;
+                a->jobs = j->next;
+                free(j);
+        }
+        if (a->conn)
+                conn_unref(a, a->conn, 1);
+        connector_free(a->connector);
+        close(a->efd);
+        pthread_mutex_destroy(&a->lock);
+        pthread_mutex_destroy(&a->connect_lock);
+        pthread_cond_destroy(&a->wake);
+        free(a);
+        return NULL;
+}
+
+/* Why an action cannot be applied as planned, or NULL. */
+static const char *applier_invalid(Applier *a, const Action *act) {
+        if (act->kind >= _ACTION_KIND_MAX)
+                return "unknown kind of action";
+        if (act->kind == ACTION_KSM_KNOB)
+                return action_ksm_knob_valid(act->knob) ? NULL : "not a KSM knob densityd writes";
+        if (act->uuid[0] == '\0')
+                return "no guest";
+        const VirtOps *o = a->ops;
+        bool supported = (act->kind == ACTION_BALLOON && o->set_balloon) ||
+                         (act->kind == ACTION_PIN_VCPU && o->pin_vcpu) ||
+                         (act->kind == ACTION_PIN_EMULATOR && o->pin_emulator) ||
+                         (act->kind == ACTION_PIN_MEMORY && o->set_numatune) ||
+                         (act->kind == ACTION_SAVE && o->managed_save) ||
+                         (act->kind == ACTION_RESTORE && o->restore) ||
+                         (act->kind == ACTION_DESTROY && o->destroy);
+        if (!supported)
+                return "the hypervisor connection cannot do this";
+        if (act->kind == ACTION_BALLOON && act->bytes < KIB)
+                return "balloon target below 1 KiB";
+        return NULL;
+}
+
+/* An action of the same kind for the same target in flight, or NULL. */
+static const Job *applier_same_in_flight(Applier *a, const Action *act) {
+        for (const Job *j = a->jobs; j; j = j->next) {
+                const Action *o = &j->entry.action;
+                if (o->kind != act->kind)
+                        continue;
+                if (act->kind == ACTION_KSM_KNOB ? strcmp(o->knob, act->knob) == 0 : strcmp(o->uuid, act->uuid) == 0)
+                        return j;
+        }
+        return NULL;
+}
+
+void applier_apply(Applier *a, const Plan *p) {
+        for (size_t i = 0; i < p->n; i++) {
+                JournalEntry e = { .action = p->actions[i], .planned_usec = now_realtime_usec() };
+                pthread_mutex_lock(&a->lock);
+                bool dry = a->dry_run;
+                e.dry_run = dry;
+                const char *invalid = applier_invalid(a, &e.action);
+                const Job *same = invalid || dry ? NULL : applier_same_in_flight(a, &e.action);
+                Job *job = NULL;
+                if (invalid) {
+                        e.result = RESULT_SKIPPED;
+                        snprintf(e.message, sizeof(e.message), "invalid action: %s", invalid);
+                } else if (dry) {
+                        e.result = RESULT_WOULD;
+                } else if (same) {
+                        e.result = RESULT_SKIPPED;
+                        snprintf(e.message, sizeof(e.message), "a %s action for %.100s is in flight (action %llu, %s)",
+                                 action_kind_name(e.action.kind),
+                                 e.action.kind == ACTION_KSM_KNOB ? e.action.knob : e.action.guest,
+                                 (unsigned long long) same->entry.id,
+                                 same->state == JOB_QUEUED ? "queued" : "running");
+                } else if (a->n_jobs >= APPLY_IN_FLIGHT_MAX) {
+                        e.result = RESULT_SKIPPED;
+                        snprintf(e.message, sizeof(e.message), "%d actions in flight already", APPLY_IN_FLIGHT_MAX);
+                } else if (!(job = calloc(1, sizeof(*job)))) {
+                        e.result = RESULT_SKIPPED;
+                        snprintf(e.message, sizeof(e.message), "out of memory");
+                } else
+                        e.result = RESULT_QUEUED;
+                pthread_mutex_unlock(&a->lock);
+
+                journal_add(a->journal, &e); /* assigns the id the job carries */
+                if (!job)
+                        continue;
+                *job = (Job) { .entry = e };
+                job->lane = e.action.kind == ACTION_KSM_KNOB ? LANE_SYSFS : LANE_HYPERVISOR;
+                pthread_mutex_lock(&a->lock);
+                job->deadline_usec = now_monotonic_usec() + a->timeout_usec;
+                *a->tail = job;
+                a->tail = &job->next;
+                a->n_jobs++;
+                pthread_cond_broadcast(&a->wake);
+                pthread_mutex_unlock(&a->lock);
+        }
+}
+
+static void applier_unlink(Applier *a, Job **pp) {
+        Job *j = *pp;
+        *pp = j->next;
+        if (a->tail == &j->next)
+                a->tail = pp;
+        a->n_jobs--;
+        free(j);
+}
+
+uint64_t applier_dispatch(Applier *a) {
+        uint64_t drained;
+        (void) !read(a->efd, &drained, sizeof(drained));
+
+        JournalEntry *out = NULL;
+        size_t n_out = 0, cap = 0;
+        uint64_t next = 0;
+        uint64_t now = now_monotonic_usec();
+
+        pthread_mutex_lock(&a->lock);
+        for (Job **pp = &a->jobs; *pp;) {
+                Job *j = *pp;
+                JournalEntry e = j->entry;
+                bool emit = false, drop = false;
+                if (j->state == JOB_FINISHED) {
+                        e.result = j->r == 0 ? RESULT_DONE : RESULT_FAILED;
+                        strscpy(e.message, sizeof(e.message), j->error);
+                        e.late = j->timeout_reported;
+                        emit = drop = true;
+                } else if (now >= j->deadline_usec && !j->timeout_reported) {
+                        char t[32];
+                        snprintf(t, sizeof(t), "%.0f s", (double) a->timeout_usec / 1e6);
+                        e.result = RESULT_TIMEOUT;
+                        e.finished_usec = now_realtime_usec();
+                        if (j->state == JOB_QUEUED) {
+                                snprintf(e.message, sizeof(e.message),
+                                         "not started within ActionTimeout=%s (hypervisor not answering?): dropped", t);
+                                drop = true;
+                        } else
+                                snprintf(e.message, sizeof(e.message),
+                                         "no outcome within ActionTimeout=%s; still waiting for it", t);
+                        j->timeout_reported = true;
+                        emit = true;
+                } else if (j->state == JOB_RUNNING && !j->started_reported &&
+                           action_kind_is_long(j->entry.action.kind)) {
+                        e.result = RESULT_STARTED;
+                        j->started_reported = true;
+                        emit = true;
+                }
+                if (emit) {
+                        if (n_out == cap) {
+                                size_t nc = cap ? cap * 2 : 16;
+                                JournalEntry *x = realloc(out, nc * sizeof(*x));
+                                if (!x) {
+                                        emit = drop = false; /* try again on the next call */
+                                        if (j->state == JOB_FINISHED)
+                                                next = now + USEC_PER_SEC;
+                                } else {
+                                        out = x;
+                                        cap = nc;
+                                }
+                        }
+                        if (emit)
+                                out[n_out++] = e;
+                }
+                if (drop) {
+                        applier_unlink(a, pp);
+                        continue;
+                }
+                if (!j->timeout_reported && (next == 0 || j->deadline_usec < next))
+                        next = j->deadline_usec;
+                pp = &j->next;
+        }
+        pthread_mutex_unlock(&a->lock);
+
+        for (size_t i = 0; i < n_out; i++)
+                journal_update(a->journal, &out[i]);
+        free(out);
+        return next;
+}
+
+void applier_annotate(Applier *a, Snapshot *s) {
+        pthread_mutex_lock(&a->lock);
+        for (size_t i = 0; i < s->n_guests; i++) {
+                GuestSample *g = &s->guests[i];
+                g->actions_in_flight = 0;
+                for (const Job *j = a->jobs; j; j = j->next)
+                        if (strcmp(j->entry.action.uuid, g->uuid) == 0)
+                                g->actions_in_flight |= UINT32_C(1) << j->entry.action.kind;
+        }
+        pthread_mutex_unlock(&a->lock);
+}
+
+size_t applier_in_flight(Applier *a) {
+        pthread_mutex_lock(&a->lock);
+        size_t n = a->n_jobs;
+        pthread_mutex_unlock(&a->lock);
+        return n;
+}
