@@ -13,11 +13,15 @@ static void usage(FILE *f) {
         fprintf(f,
                 "Usage: densityd [OPTION]...\n"
                 "Host agent that packs many small virtual machines safely: samples host and\n"
-                "guest memory, reports it (densityctl status, Prometheus textfile, journal).\n"
+                "guest memory every tick, plans what its controllers would change, applies it\n"
+                "(or, with --dry-run, only journals it), and reports (densityctl status and\n"
+                "log, Prometheus textfile, journal).\n"
                 "\n"
                 "  -c, --config FILE        policy file (default %s)\n"
                 "      --check-config[=FILE] check the policy file, print every error or\n"
                 "                           \"configuration OK\", and exit\n"
+                "  -n, --dry-run            plan and journal every action as \"would\", change\n"
+                "                           nothing (as DryRun=yes, whatever the policy says)\n"
                 "  -s, --socket PATH        control socket (overrides ControlSocket=)\n"
                 "      --textfile-dir DIR   Prometheus textfile directory (overrides\n"
                 "                           TextfileDirectory=)\n"
@@ -59,6 +63,7 @@ int main(int argc, char **argv) {
                 { "config", required_argument, NULL, 'c' },
                 { "check-config", optional_argument, NULL, OPT_CHECK },
                 { "socket", required_argument, NULL, 's' },
+                { "dry-run", no_argument, NULL, 'n' },
                 { "textfile-dir", required_argument, NULL, OPT_TEXTFILE },
                 { "proc-root", required_argument, NULL, OPT_PROC },
                 { "sys-root", required_argument, NULL, OPT_SYS },
@@ -74,7 +79,7 @@ int main(int argc, char **argv) {
         const char *check_path = NULL;
         int c;
 
-        while ((c = getopt_long(argc, argv, "c:s:vh", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "c:s:nvh", options, NULL)) >= 0) {
                 switch (c) {
                 case 'c':
                         o.config_path = optarg;
@@ -86,6 +91,9 @@ int main(int argc, char **argv) {
                         break;
                 case 's':
                         o.socket_path = optarg;
+                        break;
+                case 'n':
+                        o.dry_run = true;
                         break;
                 case OPT_TEXTFILE:
                         o.textfile_dir = optarg;
