@@ -12,7 +12,7 @@
 #define POLICY_DEFAULT_PATH "/etc/densityd/policy.conf"
 #define POLICY_CLASSES_MAX 32      /* [Class NAME] sections, the built-in default included */
 #define POLICY_MATCH_MAX 16        /* globs in one Match= */
-#define POLICY_GLOB_MAX 128        /* characters in one glob */
+#define POLICY_GLOB_MAX 128        /* bytes for one glob, NUL included: 127 characters */
 #define POLICY_DEFAULT_CLASS "default"
 
 /* A size, or where a key allows it, a percent of a base the key names
@@ -44,7 +44,9 @@ int shed_mode_from_name(const char *s, ShedMode *ret);
 typedef struct PolicyClass {
         char name[DENSITY_POLICY_CLASS_NAME_MAX];
         unsigned line;                  /* where its section starts; 0: built in */
-        size_t n_match;                 /* Match=: libvirt name globs (fnmatch) */
+        size_t n_match;                 /* Match=: libvirt name globs (fnmatch(3), no flags); 0: the
+                                         * class is reached only through the domain's metadata
+                                         * (or, for "default", by every guest no other class takes) */
         char match[POLICY_MATCH_MAX][POLICY_GLOB_MAX];
         unsigned priority;              /* Priority= 0..100: higher is kept longer (default 50) */
         PolicySize floor;               /* Floor=: balloon never below (default 50% of the maximum) */
@@ -67,12 +69,18 @@ typedef struct Policy {
 
         /* [Class NAME] sections; classes[0] is always "default" (built in,
          * its keys overridable by a [Class default] section), the others in
-         * file order. */
+         * file order, which is the order Match= is tried in. Every class
+         * starts from the built-in defaults, not from [Class default]: a
+         * section says all there is to know about its guests, and changing
+         * the default never changes another class (a [Class default]
+         * Shed=destroy must not make every class destroyable). Entries from
+         * n_classes on are zero. */
         size_t n_classes;
         PolicyClass classes[POLICY_CLASSES_MAX];
 } Policy;
 
-/* The defaults: what an empty file means. */
+/* The defaults: what an empty file means. The whole struct is cleared
+ * first, padding and unused classes included. */
 void policy_defaults(Policy *ret);
 
 /* Errors collected while parsing, each "file:line: message". */
@@ -137,5 +145,5 @@ int policy_parse_bool(const char *s, bool *ret);
 /* A class or trust domain name: 1..63 characters of A-Z a-z 0-9 _ . - */
 bool policy_name_valid(const char *s);
 
-/* The class named name, or NULL. */
+/* The class named name (case-sensitive), or NULL. */
 const PolicyClass *policy_class_find(const Policy *p, const char *name);
