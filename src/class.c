@@ -1,4 +1,4 @@
-/* Placeholder until wt-policy lands. */
+/* class: see include/density/class.h */
 #include "density/class.h"
 
 #include <fnmatch.h>
@@ -6,40 +6,63 @@
 
 #include "density/util.h"
 
+_Static_assert(DENSITY_CLASS_MAX == DENSITY_POLICY_CLASS_NAME_MAX, "a class name fits GuestSample.class_name");
+
+/* The first class after the default, in file order, with a glob that fits
+ * the name; NULL if none. Globs are fnmatch(3) patterns without flags:
+ * case-sensitive, and '*' also matches '/' and a leading '.'. */
+static const PolicyClass *class_match(const Policy *p, const char *guest_name) {
+        for (size_t i = 1; i < p->n_classes; i++) {
+                const PolicyClass *c = &p->classes[i];
+                for (size_t j = 0; j < c->n_match; j++)
+                        if (fnmatch(c->match[j], guest_name, 0) == 0)
+                                return c;
+        }
+        return NULL;
+}
+
 const PolicyClass *class_resolve(const Policy *p, const char *guest_name, const char *metadata_class,
                                  ClassSource *ret_source) {
-        ClassSource src = CLASS_SOURCE_DEFAULT;
-        const PolicyClass *c = &p->classes[0];
-        for (size_t i = 1; i < p->n_classes; i++)
-                for (size_t k = 0; k < p->classes[i].n_match; k++)
-                        if (fnmatch(p->classes[i].match[k], guest_name, 0) == 0) {
-                                c = &p->classes[i];
-                                src = CLASS_SOURCE_MATCH;
-                                goto matched;
-                        }
-matched:
+        bool metadata_unknown = false;
         if (metadata_class && metadata_class[0]) {
-                const PolicyClass *m = policy_class_find(p, metadata_class);
-                if (m) {
-                        c = m;
-                        src = CLASS_SOURCE_METADATA;
-                } else
-                        src = CLASS_SOURCE_METADATA_UNKNOWN;
+                const PolicyClass *c = policy_class_find(p, metadata_class);
+                if (c) {
+                        if (ret_source)
+                                *ret_source = CLASS_SOURCE_METADATA;
+                        return c;
+                }
+                metadata_unknown = true;
         }
+
+        const PolicyClass *c = class_match(p, guest_name ? guest_name : "");
+        ClassSource source = c ? CLASS_SOURCE_MATCH : CLASS_SOURCE_DEFAULT;
+        if (!c)
+                c = &p->classes[0]; /* policy_defaults() puts "default" there, always */
         if (ret_source)
-                *ret_source = src;
+                *ret_source = metadata_unknown ? CLASS_SOURCE_METADATA_UNKNOWN : source;
         return c;
 }
 
 void class_assign(const Policy *p, Snapshot *s) {
         for (size_t i = 0; i < s->n_guests; i++) {
                 GuestSample *g = &s->guests[i];
-                const PolicyClass *c = class_resolve(p, g->name, g->facts.metadata_class, &g->class_source);
+                ClassSource source;
+                const PolicyClass *c = class_resolve(p, g->name, g->facts.metadata_class, &source);
                 strscpy(g->class_name, sizeof(g->class_name), c->name);
+                g->class_source = source;
         }
 }
 
 const char *class_source_name(ClassSource s) {
-        static const char *const names[] = { "default", "match", "metadata", "metadata-unknown" };
-        return s < ELEMENTSOF(names) ? names[s] : "?";
+        switch (s) {
+        case CLASS_SOURCE_DEFAULT:
+                return "default";
+        case CLASS_SOURCE_MATCH:
+                return "match";
+        case CLASS_SOURCE_METADATA:
+                return "metadata";
+        case CLASS_SOURCE_METADATA_UNKNOWN:
+                return "metadata-unknown";
+        }
+        return "?";
 }

@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,69 +19,142 @@
 #include "density/util.h"
 
 typedef enum KeyType {
-        KEY_DURATION, /* "5", "5s", "500ms", "2min": stored as usec */
-        KEY_PATH,     /* absolute path */
-        KEY_STRING,
+        KEY_DURATION, /* "5", "5s", "500ms", "2min": uint64_t usec, bounds in usec */
+        KEY_SIZE,     /* "512M", "1.5G", "1048576", and "25%" where .percent_ok: PolicySize */
+        KEY_PERCENT,  /* "25%": double, bounds in whole percent */
+        KEY_INTEGER,  /* decimal: unsigned, bounds as they are */
+        KEY_BOOL,     /* bool */
+        KEY_ENUM,     /* one of .words, stored as its index: an enum (int) */
+        KEY_NAME,     /* 1..63 of [A-Za-z0-9_.-]: char[] */
+        KEY_GLOBS,    /* white-space separated fnmatch(3) globs: Match= only */
+        KEY_PATH,     /* absolute path: char[] */
+        KEY_STRING,   /* char[] */
 } KeyType;
 
+/* Where a key lives: [Daemon] keys in Policy, [Class NAME] keys in the
+ * PolicyClass of the section. */
+typedef enum SectionKind {
+        SECTION_NONE,   /* before any header, or after a bad one */
+        SECTION_DAEMON,
+        SECTION_CLASS,
+} SectionKind;
+
 typedef struct KeySpec {
-        const char *section;
+        SectionKind section;
         const char *key;
         KeyType type;
-        size_t offset;
-        size_t size;          /* strings: buffer size */
-        uint64_t min, max;    /* durations: bounds in usec */
+        size_t offset;             /* in Policy or PolicyClass, by section */
+        size_t size;               /* of the field */
+        uint64_t min, max;         /* durations: usec; sizes: bytes; integers; percents */
+        bool percent_ok;           /* sizes: "25%" of the base the key names */
+        bool not_in_default;       /* refused in [Class default] */
+        const char *const *words;  /* enums: the words, in the enum's order ... */
+        size_t n_words;            /* ... and how many */
 } KeySpec;
 
-#define STR_FIELD(f) offsetof(Policy, f), sizeof(((Policy *) 0)->f)
+/* offsetof() and sizeof() of a field, checked at build time to be of the
+ * C type the key's parser stores: the table writes through offsets. */
+#define FIELD(T, f, ctype)                                                                           \
+        .offset = offsetof(T, f),                                                                    \
+        .size = sizeof(((T *) 0)->f) +                                                               \
+                0 * sizeof(struct {                                                                  \
+                        _Static_assert(__builtin_types_compatible_p(__typeof__(((T *) 0)->f), ctype), \
+                                       #T "." #f " is not " #ctype);                                 \
+                        int dummy;                                                                   \
+                })
+#define DAEMON(f, ctype) .section = SECTION_DAEMON, FIELD(Policy, f, ctype)
+#define CLASS(f, ctype) .section = SECTION_CLASS, FIELD(PolicyClass, f, ctype)
 
-static const KeySpec policy_keys[] = {
-        { "Daemon", "Interval", KEY_DURATION, offsetof(Policy, interval_usec), 0, 100 * USEC_PER_MSEC,
-          3600 * USEC_PER_SEC },
-        { "Daemon", "StaleAfter", KEY_DURATION, offsetof(Policy, stale_after_usec), 0, 1 * USEC_PER_SEC,
-          86400 * USEC_PER_SEC },
-        { "Daemon", "ControlSocket", KEY_PATH, STR_FIELD(control_socket), 0, 0 },
-        { "Daemon", "TextfileDirectory", KEY_PATH, STR_FIELD(textfile_directory), 0, 0 },
-        { "Daemon", "LibvirtURI", KEY_STRING, STR_FIELD(libvirt_uri), 0, 0 },
+#define KIB UINT64_C(1024)
+#define TIB (KIB * KIB * KIB * KIB)
+
+static const char *const shed_mode_names[_SHED_MODE_MAX] = {
+        [SHED_NEVER] = "never",
+        [SHED_SAVE] = "save",
+        [SHED_DESTROY] = "destroy",
 };
 
-static const char *const policy_sections[] = { "Daemon" };
+/* KEY_ENUM stores the index as an int. */
+_Static_assert(sizeof(ShedMode) == sizeof(int), "enums are stored as int");
 
+static const KeySpec policy_keys[] = {
+        { DAEMON(interval_usec, uint64_t), .key = "Interval", .type = KEY_DURATION,
+          .min = 100 * USEC_PER_MSEC, .max = 3600 * USEC_PER_SEC },
+        { DAEMON(stale_after_usec, uint64_t), .key = "StaleAfter", .type = KEY_DURATION,
+          .min = 1 * USEC_PER_SEC, .max = 86400 * USEC_PER_SEC },
+        { DAEMON(control_socket, char[108]), .key = "ControlSocket", .type = KEY_PATH },
+        { DAEMON(textfile_directory, char[4096]), .key = "TextfileDirectory", .type = KEY_PATH },
+        { DAEMON(libvirt_uri, char[512]), .key = "LibvirtURI", .type = KEY_STRING },
+        { DAEMON(dry_run, bool), .key = "DryRun", .type = KEY_BOOL },
+        { DAEMON(state_directory, char[4096]), .key = "StateDirectory", .type = KEY_PATH },
+        { DAEMON(action_timeout_usec, uint64_t), .key = "ActionTimeout", .type = KEY_DURATION,
+          .min = 1 * USEC_PER_SEC, .max = 3600 * USEC_PER_SEC },
+
+        { CLASS(match, char[POLICY_MATCH_MAX][POLICY_GLOB_MAX]), .key = "Match", .type = KEY_GLOBS,
+          .not_in_default = true },
+        { CLASS(priority, unsigned), .key = "Priority", .type = KEY_INTEGER, .min = 0, .max = 100 },
+        { CLASS(floor, PolicySize), .key = "Floor", .type = KEY_SIZE, .min = 0, .max = 16 * TIB,
+          .percent_ok = true },
+        { CLASS(shares, unsigned), .key = "Shares", .type = KEY_INTEGER, .min = 0, .max = 50000 },
+        { CLASS(shed, ShedMode), .key = "Shed", .type = KEY_ENUM, .words = shed_mode_names,
+          .n_words = _SHED_MODE_MAX },
+        { CLASS(ksm, bool), .key = "Ksm", .type = KEY_BOOL },
+        { CLASS(ksm_trust_domain, char[DENSITY_POLICY_CLASS_NAME_MAX]), .key = "KsmTrustDomain",
+          .type = KEY_NAME },
+};
+
+/* Every class starts from these, [Class default] included: a class section
+ * says all there is to know about its guests (see densityd-policy(5)). The
+ * whole struct is cleared first, so policies compare with memcmp(). */
 static void policy_class_defaults(PolicyClass *c, const char *name) {
-        *c = (PolicyClass) {
-                .priority = 50,
-                .floor = { .is_percent = true, .percent = 50.0 },
-                .shares = 1000,
-                .shed = SHED_SAVE,
-                .ksm = true,
-        };
+        memset(c, 0, sizeof(*c));
+        c->priority = 50;
+        c->floor = (PolicySize) { .is_percent = true, .percent = 50.0 };
+        c->shares = 1000;
+        c->shed = SHED_SAVE;
+        c->ksm = true;
         strscpy(c->name, sizeof(c->name), name);
         strscpy(c->ksm_trust_domain, sizeof(c->ksm_trust_domain), POLICY_DEFAULT_CLASS);
 }
 
 void policy_defaults(Policy *ret) {
-        *ret = (Policy) {
-                .interval_usec = 5 * USEC_PER_SEC,
-                .stale_after_usec = 30 * USEC_PER_SEC,
-                .action_timeout_usec = 120 * USEC_PER_SEC,
-                .n_classes = 1,
-        };
+        memset(ret, 0, sizeof(*ret));
+        ret->interval_usec = 5 * USEC_PER_SEC;
+        ret->stale_after_usec = 30 * USEC_PER_SEC;
+        ret->action_timeout_usec = 120 * USEC_PER_SEC;
+        ret->dry_run = false;
         strscpy(ret->control_socket, sizeof(ret->control_socket), "/run/densityd/densityd.sock");
         strscpy(ret->textfile_directory, sizeof(ret->textfile_directory), "/var/lib/prometheus/node-exporter");
         strscpy(ret->libvirt_uri, sizeof(ret->libvirt_uri), "qemu:///system");
         strscpy(ret->state_directory, sizeof(ret->state_directory), "/var/lib/densityd");
+        ret->n_classes = 1;
         policy_class_defaults(&ret->classes[0], POLICY_DEFAULT_CLASS);
 }
 
 uint64_t policy_size_bytes(const PolicySize *s, uint64_t base_bytes) {
         if (!s->is_percent)
                 return s->bytes;
-        return (uint64_t) ((double) base_bytes * s->percent / 100.0 + 0.5);
+        double v = (double) base_bytes * s->percent / 100.0 + 0.5;
+        /* 100% of nearly 2^64 rounds up to 2^64 as a double: casting that
+         * (or a NaN) is undefined. */
+        if (!(v >= 0.0))
+                return 0;
+        if (v >= 18446744073709551616.0)
+                return UINT64_MAX;
+        return (uint64_t) v;
 }
 
 const char *shed_mode_name(ShedMode m) {
-        static const char *const names[_SHED_MODE_MAX] = { "never", "save", "destroy" };
-        return m < _SHED_MODE_MAX ? names[m] : "?";
+        return (unsigned) m < _SHED_MODE_MAX ? shed_mode_names[m] : "?";
+}
+
+int shed_mode_from_name(const char *s, ShedMode *ret) {
+        for (unsigned i = 0; i < _SHED_MODE_MAX; i++)
+                if (strcmp(s, shed_mode_names[i]) == 0) {
+                        *ret = (ShedMode) i;
+                        return 0;
+                }
+        return -EINVAL;
 }
 
 const PolicyClass *policy_class_find(const Policy *p, const char *name) {
@@ -88,6 +162,192 @@ const PolicyClass *policy_class_find(const Policy *p, const char *name) {
                 if (strcmp(p->classes[i].name, name) == 0)
                         return &p->classes[i];
         return NULL;
+}
+
+bool policy_name_valid(const char *s) {
+        size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-");
+        return n >= 1 && n < DENSITY_POLICY_CLASS_NAME_MAX && s[n] == '\0';
+}
+
+/* The length of "[-]DIGITS[.DIGITS]" at the start of s, 0 if there is none.
+ * strtod() alone would also take "+5", " 5", hex, exponents, "inf" and
+ * "nan"; none of those is a policy number. */
+static size_t scan_decimal(const char *s, bool *ret_negative, bool *ret_fraction) {
+        size_t n = 0;
+        bool negative = s[0] == '-';
+        if (negative)
+                n++;
+        size_t digits = strspn(s + n, "0123456789");
+        if (digits == 0)
+                return 0;
+        n += digits;
+        bool fraction = s[n] == '.';
+        if (fraction) {
+                digits = strspn(s + n + 1, "0123456789");
+                if (digits == 0)
+                        return 0; /* "5." */
+                n += 1 + digits;
+        }
+        *ret_negative = negative;
+        *ret_fraction = fraction;
+        return n;
+}
+
+/* s[0..len) as a double; the characters were checked by scan_decimal(). */
+static double decimal_value(const char *s, size_t len) {
+        char buf[64];
+        if (len >= sizeof(buf))
+                return HUGE_VAL; /* 60 digits: out of any range */
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        return strtod(buf, NULL);
+}
+
+int policy_parse_duration(const char *s, uint64_t *ret_usec) {
+        static const struct {
+                const char *suffix;
+                uint64_t usec;
+        } units[] = {
+                { "us", 1 },           { "ms", USEC_PER_MSEC },       { "s", USEC_PER_SEC },
+                { "sec", USEC_PER_SEC }, { "min", 60 * USEC_PER_SEC }, { "h", 3600 * USEC_PER_SEC },
+        };
+        bool negative, fraction;
+        size_t n = scan_decimal(s, &negative, &fraction);
+        if (n == 0)
+                return -EINVAL;
+        const char *unit_text = s + n;
+        while (isspace((unsigned char) *unit_text))
+                unit_text++;
+        uint64_t unit = USEC_PER_SEC;
+        if (*unit_text != '\0') {
+                size_t i;
+                for (i = 0; i < ELEMENTSOF(units); i++)
+                        if (strcmp(unit_text, units[i].suffix) == 0)
+                                break;
+                if (i == ELEMENTSOF(units))
+                        return -EINVAL;
+                unit = units[i].usec;
+        }
+        if (negative)
+                return -ERANGE;
+        /* Rounded, not truncated: 2.01 * 10^6 is 2009999.9999999998 in a double. */
+        double usec = decimal_value(s, n) * (double) unit + 0.5;
+        if (usec > 1e15)
+                return -ERANGE;
+        *ret_usec = (uint64_t) usec;
+        return 0;
+}
+
+int policy_parse_percent(const char *s, double *ret) {
+        bool negative, fraction;
+        size_t n = scan_decimal(s, &negative, &fraction);
+        if (n == 0 || strcmp(s + n + strspn(s + n, " \t"), "%") != 0)
+                return -EINVAL;
+        double v = decimal_value(s, n);
+        if (negative || v > 100.0)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+int policy_parse_size(const char *s, PolicySize *ret) {
+        static const struct {
+                const char *suffix;
+                uint64_t bytes;
+        } units[] = {
+                { "K", KIB },        { "KiB", KIB },       { "M", KIB * KIB },         { "MiB", KIB * KIB },
+                { "G", KIB * KIB * KIB }, { "GiB", KIB * KIB * KIB }, { "T", TIB }, { "TiB", TIB },
+        };
+        if (strchr(s, '%')) {
+                double percent;
+                int r = policy_parse_percent(s, &percent);
+                if (r < 0)
+                        return r;
+                *ret = (PolicySize) { .is_percent = true, .percent = percent };
+                return 0;
+        }
+
+        bool negative, fraction;
+        size_t n = scan_decimal(s, &negative, &fraction);
+        if (n == 0)
+                return -EINVAL;
+        const char *unit_text = s + n;
+        while (isspace((unsigned char) *unit_text))
+                unit_text++;
+        uint64_t unit = 1;
+        if (*unit_text != '\0') {
+                size_t i;
+                for (i = 0; i < ELEMENTSOF(units); i++)
+                        if (strcmp(unit_text, units[i].suffix) == 0)
+                                break;
+                if (i == ELEMENTSOF(units))
+                        return -EINVAL;
+                unit = units[i].bytes;
+        } else if (fraction)
+                return -EINVAL; /* "1.5": a fraction of a byte */
+        if (negative)
+                return -ERANGE;
+
+        uint64_t bytes;
+        if (!fraction) {
+                /* Whole numbers stay exact, beyond a double's 53 bits. */
+                char *end;
+                errno = 0;
+                unsigned long long v = strtoull(s, &end, 10);
+                if (errno == ERANGE || v > UINT64_MAX / unit)
+                        return -ERANGE;
+                bytes = (uint64_t) v * unit;
+        } else {
+                double v = decimal_value(s, n) * (double) unit + 0.5;
+                if (v >= 18446744073709551616.0) /* 2^64 */
+                        return -ERANGE;
+                bytes = (uint64_t) v;
+        }
+        *ret = (PolicySize) { .bytes = bytes };
+        return 0;
+}
+
+int policy_parse_integer(const char *s, int64_t min, int64_t max, int64_t *ret) {
+        bool negative, fraction;
+        size_t n = scan_decimal(s, &negative, &fraction);
+        if (n == 0 || fraction || s[n] != '\0')
+                return -EINVAL;
+        errno = 0;
+        long long v = strtoll(s, NULL, 10);
+        if (errno == ERANGE || v < min || v > max)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+int policy_parse_bool(const char *s, bool *ret) {
+        static const char *const yes[] = { "yes", "true", "on", "1" };
+        static const char *const no[] = { "no", "false", "off", "0" };
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                if (strcmp(s, yes[i]) == 0) {
+                        *ret = true;
+                        return 0;
+                }
+                if (strcmp(s, no[i]) == 0) {
+                        *ret = false;
+                        return 0;
+                }
+        }
+        return -EINVAL;
+}
+
+void policy_format_size(uint64_t bytes, char *buf, size_t size) {
+        static const struct {
+                char suffix;
+                uint64_t bytes;
+        } units[] = { { 'T', TIB }, { 'G', KIB * KIB * KIB }, { 'M', KIB * KIB }, { 'K', KIB } };
+        for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                if (bytes != 0 && bytes % units[i].bytes == 0) {
+                        snprintf(buf, size, "%llu%c", (unsigned long long) (bytes / units[i].bytes),
+                                 units[i].suffix);
+                        return;
+                }
+        snprintf(buf, size, "%llu", (unsigned long long) bytes);
 }
 
 void policy_errors_clear(PolicyErrors *e) {
@@ -105,9 +365,12 @@ typedef struct ParseState {
         PolicyErrors *errors;
         unsigned n_errors;
         bool oom;
-        unsigned seen_line[ELEMENTSOF(policy_keys)]; /* where each key was set */
+        /* Where each key was set: [0] for [Daemon], [1 + i] for classes[i]. */
+        unsigned seen_line[1 + POLICY_CLASSES_MAX][ELEMENTSOF(policy_keys)];
         bool in_section;      /* the reader saw a section header */
-        bool section_known;   /* ... and it is one we know */
+        SectionKind section;  /* ... and the keys below it go here (NONE: a bad header, reported) */
+        size_t class_index;   /* SECTION_CLASS: which of policy.classes */
+        char section_name[INI_MAX_LINE]; /* as written, for messages (inih cuts it at 50) */
         bool said_no_section;
 } ParseState;
 
@@ -134,48 +397,6 @@ __attribute__((format(printf, 3, 4))) static void parse_error(ParseState *st, un
         st->errors->lines[st->errors->n++] = s;
 }
 
-/* Parse "5", "5s", "500ms", "2min", "1h", "250us". */
-static int parse_duration(const char *v, uint64_t *ret) {
-        static const struct {
-                const char *suffix;
-                uint64_t usec;
-        } units[] = {
-                { "us", 1 },           { "ms", USEC_PER_MSEC },       { "s", USEC_PER_SEC },
-                { "sec", USEC_PER_SEC }, { "min", 60 * USEC_PER_SEC }, { "h", 3600 * USEC_PER_SEC },
-        };
-        char *end;
-        size_t digits = strspn(v, "0123456789");
-        if (digits == 0 || (v[digits] == '.' && !isdigit((unsigned char) v[digits + 1])))
-                return -EINVAL; /* also refuses strtod's hex and exponents */
-        if (v[digits] == '.')
-                digits += 1 + strspn(v + digits + 1, "0123456789");
-        if (v[digits] != '\0' && !isalpha((unsigned char) v[digits]) && !isspace((unsigned char) v[digits]))
-                return -EINVAL;
-        errno = 0;
-        double d = strtod(v, &end);
-        if (end != v + digits)
-                return -EINVAL;
-        if (errno == ERANGE || d < 0)
-                return -ERANGE;
-        while (isspace((unsigned char) *end))
-                end++;
-        uint64_t unit = USEC_PER_SEC;
-        if (*end != '\0') {
-                size_t i;
-                for (i = 0; i < ELEMENTSOF(units); i++)
-                        if (strcmp(end, units[i].suffix) == 0)
-                                break;
-                if (i == ELEMENTSOF(units))
-                        return -EINVAL;
-                unit = units[i].usec;
-        }
-        double usec = d * (double) unit;
-        if (usec > 1e15)
-                return -ERANGE;
-        *ret = (uint64_t) usec;
-        return 0;
-}
-
 void policy_format_duration(uint64_t usec, char *buf, size_t size) {
         if (usec % USEC_PER_SEC == 0)
                 snprintf(buf, size, "%llus", (unsigned long long) (usec / USEC_PER_SEC));
@@ -185,64 +406,255 @@ void policy_format_duration(uint64_t usec, char *buf, size_t size) {
                 snprintf(buf, size, "%lluus", (unsigned long long) usec);
 }
 
-static int policy_handler(void *user, const char *section, const char *name, const char *value) {
-        ParseState *st = user;
+static size_t key_index(SectionKind section, const char *key) {
+        for (size_t i = 0; i < ELEMENTSOF(policy_keys); i++)
+                if (policy_keys[i].section == section && strcmp(policy_keys[i].key, key) == 0)
+                        return i;
+        return SIZE_MAX;
+}
 
-        if (!st->section_known)
-                return 1; /* reported once, at the section header */
+#define NAME_RULE "1..63 characters: A-Z a-z 0-9 _ . -"
 
-        size_t i;
-        for (i = 0; i < ELEMENTSOF(policy_keys); i++)
-                if (strcmp(policy_keys[i].section, section) == 0 && strcmp(policy_keys[i].key, name) == 0)
-                        break;
-        if (i == ELEMENTSOF(policy_keys)) {
-                parse_error(st, st->line, "unknown key '%s' in section [%s]", name, section);
-                return 1;
+/* Match=: globs separated by white space, all or none. */
+static void parse_globs(ParseState *st, const KeySpec *k, const char *value, PolicyClass *c) {
+        char globs[POLICY_MATCH_MAX][POLICY_GLOB_MAX] = {}; /* unused slots stay zero: policies compare with memcmp() */
+        size_t n = 0;
+        for (const char *p = value + strspn(value, " \t"); *p; p += strspn(p, " \t")) {
+                size_t len = strcspn(p, " \t");
+                if (n == POLICY_MATCH_MAX) {
+                        parse_error(st, st->line, "%s=: too many globs (at most %d)", k->key, POLICY_MATCH_MAX);
+                        return;
+                }
+                if (len >= POLICY_GLOB_MAX) {
+                        parse_error(st, st->line, "%s=: glob '%.*s' is too long (at most %d characters)", k->key,
+                                    (int) len, p, POLICY_GLOB_MAX - 1);
+                        return;
+                }
+                memcpy(globs[n], p, len);
+                globs[n][len] = '\0';
+                n++;
+                p += len;
         }
-        const KeySpec *k = &policy_keys[i];
-        if (st->seen_line[i]) {
-                parse_error(st, st->line, "%s= is set twice (first at line %u)", name, st->seen_line[i]);
-                return 1;
-        }
-        st->seen_line[i] = st->line;
+        _Static_assert(sizeof(globs) == sizeof(c->match), "Match= buffer");
+        memcpy(c->match, globs, sizeof(globs));
+        c->n_match = n;
+}
 
-        char *field = (char *) &st->policy + k->offset;
+/* Parse one value of key k into field; on an error, report it and leave
+ * the field alone. */
+static void parse_value(ParseState *st, const KeySpec *k, const char *value, void *field) {
+        const char *name = k->key;
+        char lo[32], hi[32];
+        int r;
+
         switch (k->type) {
         case KEY_DURATION: {
                 uint64_t usec;
-                char lo[32], hi[32];
-                if (parse_duration(value, &usec) < 0) {
+                r = policy_parse_duration(value, &usec);
+                if (r == -EINVAL) {
                         parse_error(st, st->line, "%s=%s: not a duration (examples: 5s, 500ms, 2min)", name, value);
-                        return 1;
+                        return;
                 }
-                if (usec < k->min || usec > k->max) {
+                if (r < 0 || usec < k->min || usec > k->max) {
                         policy_format_duration(k->min, lo, sizeof(lo));
                         policy_format_duration(k->max, hi, sizeof(hi));
                         parse_error(st, st->line, "%s=%s: out of range %s..%s", name, value, lo, hi);
-                        return 1;
+                        return;
                 }
                 memcpy(field, &usec, sizeof(usec));
-                break;
+                return;
         }
+        case KEY_SIZE: {
+                PolicySize size;
+                r = policy_parse_size(value, &size);
+                if (r == -EINVAL) {
+                        parse_error(st, st->line, "%s=%s: not a size (examples: 512M, 2G, 64K%s)", name, value,
+                                    k->percent_ok ? ", 25%" : "");
+                        return;
+                }
+                if (r < 0 && strchr(value, '%')) {
+                        parse_error(st, st->line, "%s=%s: percent out of range 0..100", name, value);
+                        return;
+                }
+                if (r == 0 && size.is_percent && !k->percent_ok) {
+                        parse_error(st, st->line, "%s=%s: not a size: a percent has no base here (examples: 512M, 2G, 64K)", name, value);
+                        return;
+                }
+                if (r < 0 || (!size.is_percent && (size.bytes < k->min || size.bytes > k->max))) {
+                        policy_format_size(k->min, lo, sizeof(lo));
+                        policy_format_size(k->max, hi, sizeof(hi));
+                        parse_error(st, st->line, "%s=%s: out of range %s..%s", name, value, lo, hi);
+                        return;
+                }
+                memcpy(field, &size, sizeof(size));
+                return;
+        }
+        case KEY_PERCENT: {
+                double percent;
+                r = policy_parse_percent(value, &percent);
+                if (r == -EINVAL) {
+                        parse_error(st, st->line, "%s=%s: not a percent (examples: 25%%, 12.5%%)", name, value);
+                        return;
+                }
+                if (r < 0 || percent < (double) k->min || percent > (double) k->max) {
+                        parse_error(st, st->line, "%s=%s: percent out of range %llu..%llu", name, value,
+                                    (unsigned long long) k->min, (unsigned long long) k->max);
+                        return;
+                }
+                memcpy(field, &percent, sizeof(percent));
+                return;
+        }
+        case KEY_INTEGER: {
+                int64_t v;
+                r = policy_parse_integer(value, (int64_t) k->min, (int64_t) k->max, &v);
+                if (r == -EINVAL) {
+                        parse_error(st, st->line, "%s=%s: not an integer", name, value);
+                        return;
+                }
+                if (r < 0) {
+                        parse_error(st, st->line, "%s=%s: out of range %llu..%llu", name, value,
+                                    (unsigned long long) k->min, (unsigned long long) k->max);
+                        return;
+                }
+                unsigned u = (unsigned) v;
+                memcpy(field, &u, sizeof(u));
+                return;
+        }
+        case KEY_BOOL: {
+                bool b;
+                if (policy_parse_bool(value, &b) < 0) {
+                        parse_error(st, st->line, "%s=%s: not a boolean (yes, no, true, false, 1, 0)", name, value);
+                        return;
+                }
+                memcpy(field, &b, sizeof(b));
+                return;
+        }
+        case KEY_ENUM: {
+                char words[256] = "";
+                for (int i = 0; (size_t) i < k->n_words; i++)
+                        if (strcmp(value, k->words[i]) == 0) {
+                                memcpy(field, &i, sizeof(i));
+                                return;
+                        }
+                for (size_t i = 0; i < k->n_words; i++) {
+                        size_t len = strlen(words);
+                        snprintf(words + len, sizeof(words) - len, "%s%s", i ? ", " : "", k->words[i]);
+                }
+                parse_error(st, st->line, "%s=%s: must be one of %s", name, value, words);
+                return;
+        }
+        case KEY_NAME:
+                if (!policy_name_valid(value)) {
+                        parse_error(st, st->line, "%s=%s: not a valid name (" NAME_RULE ")", name, value);
+                        return;
+                }
+                strscpy(field, k->size, value);
+                return;
+        case KEY_GLOBS:
+                /* Only in [Class]: the count lives beside the globs. */
+                parse_globs(st, k, value, &st->policy.classes[st->class_index]);
+                return;
         case KEY_PATH:
                 if (value[0] != '/') {
                         parse_error(st, st->line, "%s=%s: must be an absolute path", name, value);
-                        return 1;
+                        return;
                 }
                 /* fall through */
         case KEY_STRING:
-                if (value[0] == '\0') {
-                        parse_error(st, st->line, "%s= must not be empty", name);
-                        return 1;
-                }
                 if (strlen(value) >= k->size) {
                         parse_error(st, st->line, "%s=: too long (at most %zu characters)", name, k->size - 1);
-                        return 1;
+                        return;
                 }
                 strscpy(field, k->size, value);
-                break;
+                return;
         }
+}
+
+static int policy_handler(void *user, const char *section, const char *name, const char *value) {
+        ParseState *st = user;
+        (void) section; /* the reader knows it better: inih cuts names at 50 characters */
+
+        if (st->section == SECTION_NONE)
+                return 1; /* reported once, at the section header (or the first key) */
+
+        size_t i = key_index(st->section, name);
+        if (i == SIZE_MAX) {
+                parse_error(st, st->line, "unknown key '%s' in section [%s]", name, st->section_name);
+                return 1;
+        }
+        const KeySpec *k = &policy_keys[i];
+        bool in_class = st->section == SECTION_CLASS;
+        unsigned *seen = &st->seen_line[in_class ? 1 + st->class_index : 0][i];
+        if (*seen) {
+                parse_error(st, st->line, "%s= is set twice (first at line %u)", name, *seen);
+                return 1;
+        }
+        *seen = st->line;
+
+        if (k->not_in_default && in_class && st->class_index == 0) {
+                parse_error(st, st->line,
+                            "%s= is not allowed in [Class " POLICY_DEFAULT_CLASS "]: it matches every guest no other "
+                            "class matches",
+                            name);
+                return 1;
+        }
+        if (value[0] == '\0') {
+                parse_error(st, st->line, "%s= must not be empty", name);
+                return 1;
+        }
+        char *base = in_class ? (char *) &st->policy.classes[st->class_index] : (char *) &st->policy;
+        parse_value(st, k, value, base + k->offset);
         return 1;
+}
+
+/* "[Class NAME]": NAME starts after "Class" and its white space. */
+static void reader_class_section(ParseState *st, char *name) {
+        name += strspn(name, " \t");
+        char *e = name + strlen(name);
+        while (e > name && isspace((unsigned char) e[-1]))
+                *--e = '\0';
+        if (*name == '\0') {
+                parse_error(st, st->line, "[Class] without a name (write [Class NAME])");
+                return;
+        }
+        if (!policy_name_valid(name)) {
+                parse_error(st, st->line, "[Class %s]: not a valid class name (" NAME_RULE ")", name);
+                return;
+        }
+
+        Policy *p = &st->policy;
+        const PolicyClass *found = policy_class_find(p, name);
+        size_t i;
+        if (found) {
+                if (found->line != 0) {
+                        parse_error(st, st->line, "class '%s' is defined twice (first at line %u)", name, found->line);
+                        return;
+                }
+                i = (size_t) (found - p->classes); /* the built-in default, overridden */
+        } else {
+                if (p->n_classes == POLICY_CLASSES_MAX) {
+                        parse_error(st, st->line, "[Class %s]: too many classes (at most %d, default included)", name,
+                                    POLICY_CLASSES_MAX);
+                        return;
+                }
+                i = p->n_classes++;
+                policy_class_defaults(&p->classes[i], name);
+        }
+        p->classes[i].line = st->line;
+        st->section = SECTION_CLASS;
+        st->class_index = i;
+}
+
+static void reader_section(ParseState *st, char *header) {
+        st->in_section = true;
+        st->section = SECTION_NONE;
+        strscpy(st->section_name, sizeof(st->section_name), header);
+        if (strcmp(header, "Daemon") == 0)
+                st->section = SECTION_DAEMON;
+        else if (strncmp(header, "Class", 5) == 0 && (header[5] == '\0' || isspace((unsigned char) header[5])))
+                reader_class_section(st, header + 5);
+        else
+                parse_error(st, st->line, "unknown section [%s]", header);
 }
 
 static void reader_check_line(ParseState *st, const char *line, size_t len) {
@@ -263,17 +675,11 @@ static void reader_check_line(ParseState *st, const char *line, size_t len) {
                 char *close = strchr(p, ']');
                 if (!close) {
                         parse_error(st, st->line, "section header without ']'");
-                        st->section_known = false;
+                        st->section = SECTION_NONE;
                         return;
                 }
                 *close = '\0';
-                st->in_section = true;
-                st->section_known = false;
-                for (size_t i = 0; i < ELEMENTSOF(policy_sections); i++)
-                        if (strcmp(policy_sections[i], p + 1) == 0)
-                                st->section_known = true;
-                if (!st->section_known)
-                        parse_error(st, st->line, "unknown section [%s]", p + 1);
+                reader_section(st, p + 1);
                 return;
         }
         if (!strchr(p, '=') && !strchr(p, ':')) {
@@ -328,7 +734,9 @@ int policy_parse(const char *buf, const char *filename, Policy *ret, PolicyError
                 char a[32], b[32];
                 policy_format_duration(st.policy.stale_after_usec, a, sizeof(a));
                 policy_format_duration(st.policy.interval_usec, b, sizeof(b));
-                unsigned line = st.seen_line[1] ? st.seen_line[1] : st.seen_line[0];
+                unsigned line = st.seen_line[0][key_index(SECTION_DAEMON, "StaleAfter")];
+                if (line == 0)
+                        line = st.seen_line[0][key_index(SECTION_DAEMON, "Interval")];
                 parse_error(&st, line ? line : 1, "StaleAfter=%s is shorter than Interval=%s", a, b);
         }
         if (st.n_errors > 0)

@@ -4,7 +4,7 @@
 # planner that emits one action of each kind) applies every action through
 # the fake and the fixture /sys, shows each in `densityctl log`, the status
 # and density_actions_total; a dry run (--dry-run, and DryRun=yes) applies
-# none; slow fake actions (1 s each) do not delay the tick; an action
+# none; slow fake actions (2 s each) do not delay the tick; an action
 # planned while a slow bulk stats round (10 s) is in progress starts within
 # 100 ms. Output: TAP.
 # Usage: test-daemon.sh DENSITYD_TEST DENSITYCTL FIXTURES_DIR
@@ -75,9 +75,11 @@ count_is() { [ "$(final_count "$1")" = "$2" ]; }
 
 # ---------------------------------------------------------------- applied
 RUN=$WORK/apply
-start "$RUN" "" --slow-after 8 --slow-seconds 10 --action-delay-ms 1000
+start "$RUN" "" --slow-after 8 --slow-seconds 10 --action-delay-ms 2000
 
-# The tick goes on while the slow actions run (a's four take 4 s in a row).
+# The tick goes on while the slow actions run (a's four take 8 s in a row).
+# A tick that waited for one would show a gap of 2 s or more; the bound is
+# half that, so a loaded machine's scheduling noise does not fail the test.
 : >"$RUN/ticks"
 t_end=$(($(now) + 6000000))
 while [ "$(now)" -lt $t_end ]; do
@@ -88,13 +90,13 @@ read -r max_gap samples busy < <(awk '$3 > 0 { busy++ } $1 != last && last != ""
 	{ if ($1 != last) last = $1 } END { printf "%.3f %d %d\n", max, NR, busy }' "$RUN/ticks")
 diag "tick timestamps while actions ran (sample time, ticks, in flight):"
 awk '$3 > 0' "$RUN/ticks" | head -n 40 | sed 's/^/#   /'
-if [ "$busy" -ge 10 ] && awk -v g="$max_gap" 'BEGIN { exit !(g > 0 && g <= 0.5) }'; then
-	ok "slow actions (1 s each) do not delay the tick: largest gap between ticks $max_gap s at Interval=200ms ($busy samples with actions in flight)"
+if [ "$busy" -ge 10 ] && awk -v g="$max_gap" 'BEGIN { exit !(g > 0 && g < 1.0) }'; then
+	ok "slow actions (2 s each) do not delay the tick: largest gap between ticks $max_gap s at Interval=200ms ($busy samples with actions in flight)"
 else
 	not_ok "the tick stalled while actions ran: largest gap $max_gap s, $busy samples with actions in flight"
 fi
 
-check "all 9 actions are done within 15 s" wait_for 15 count_is done 9
+check "all 9 actions are done within 20 s" wait_for 20 count_is done 9
 diag "$(ctl log)"
 each_kind_done() {
 	local k bad=0

@@ -21,7 +21,11 @@
 const PolicyClass *class_resolve(const Policy *p, const char *guest_name, const char *metadata_class,
                                  ClassSource *ret_source);
 
-/* Set class_name and class_source of every guest in the snapshot. */
+/* Set class_name and class_source of every guest in the snapshot from its
+ * name and facts.metadata_class (whatever facts.known says: facts not yet
+ * read have no metadata class, so such a guest is placed by its name until
+ * they are). Run it after each sample and after each reload: the class is
+ * judged under the policy in force, never carried over. */
 void class_assign(const Policy *p, Snapshot *s);
 
 /* "default", "match", "metadata", "metadata-unknown". */

@@ -12,7 +12,7 @@
 #define POLICY_DEFAULT_PATH "/etc/densityd/policy.conf"
 #define POLICY_CLASSES_MAX 32      /* [Class NAME] sections, the built-in default included */
 #define POLICY_MATCH_MAX 16        /* globs in one Match= */
-#define POLICY_GLOB_MAX 128        /* characters in one glob */
+#define POLICY_GLOB_MAX 128        /* bytes for one glob, NUL included: 127 characters */
 #define POLICY_DEFAULT_CLASS "default"
 
 /* A size, or where a key allows it, a percent of a base the key names
@@ -23,7 +23,8 @@ typedef struct PolicySize {
         double percent;    /* when is_percent: 0..100 */
 } PolicySize;
 
-/* The size in bytes against base_bytes (used only for a percent). */
+/* The size in bytes against base_bytes (used only for a percent; rounded
+ * to the nearest byte). */
 uint64_t policy_size_bytes(const PolicySize *s, uint64_t base_bytes);
 
 /* What a class says may happen to its guests when memory runs out. */
@@ -34,13 +35,18 @@ typedef enum ShedMode {
         _SHED_MODE_MAX,
 } ShedMode;
 
+/* "never", "save", "destroy"; "?" for anything else. */
 const char *shed_mode_name(ShedMode m);
+/* The mode a word names (as shed_mode_name() writes it). Return: 0 or -EINVAL. */
+int shed_mode_from_name(const char *s, ShedMode *ret);
 
 /* [Class NAME]: what the controllers need to know per guest. */
 typedef struct PolicyClass {
         char name[DENSITY_POLICY_CLASS_NAME_MAX];
         unsigned line;                  /* where its section starts; 0: built in */
-        size_t n_match;                 /* Match=: libvirt name globs (fnmatch) */
+        size_t n_match;                 /* Match=: libvirt name globs (fnmatch(3), no flags); 0: the
+                                         * class is reached only through the domain's metadata
+                                         * (or, for "default", by every guest no other class takes) */
         char match[POLICY_MATCH_MAX][POLICY_GLOB_MAX];
         unsigned priority;              /* Priority= 0..100: higher is kept longer (default 50) */
         PolicySize floor;               /* Floor=: balloon never below (default 50% of the maximum) */
@@ -63,12 +69,18 @@ typedef struct Policy {
 
         /* [Class NAME] sections; classes[0] is always "default" (built in,
          * its keys overridable by a [Class default] section), the others in
-         * file order. */
+         * file order, which is the order Match= is tried in. Every class
+         * starts from the built-in defaults, not from [Class default]: a
+         * section says all there is to know about its guests, and changing
+         * the default never changes another class (a [Class default]
+         * Shed=destroy must not make every class destroyable). Entries from
+         * n_classes on are zero. */
         size_t n_classes;
         PolicyClass classes[POLICY_CLASSES_MAX];
 } Policy;
 
-/* The defaults: what an empty file means. */
+/* The defaults: what an empty file means. The whole struct is cleared
+ * first, padding and unused classes included. */
 void policy_defaults(Policy *ret);
 
 /* Errors collected while parsing, each "file:line: message". */
@@ -97,5 +109,41 @@ int policy_load(const char *path, Policy *ret, PolicyErrors *errors);
 /* Format a duration in usec as the policy writes it ("5s", "500ms"). */
 void policy_format_duration(uint64_t usec, char *buf, size_t size);
 
-/* The class named name, or NULL. */
+/* Format bytes as the policy writes a size: the largest of T, G, M, K that
+ * divides it exactly ("16T", "512M"), else plain bytes ("1000"). */
+void policy_format_size(uint64_t bytes, char *buf, size_t size);
+
+/* The value parsers behind the keys, one per value type; densityd-policy(5)
+ * describes each. Each takes the whole value (inih has already removed the
+ * white space around it) and checks only what the type itself allows; the
+ * bounds of a particular key are the caller's. A negative number is of the
+ * type but out of its range.
+ *
+ * Return: 0; -EINVAL when the text is not of the type; -ERANGE when it is,
+ * but outside what the type can hold. *ret is written only on success. */
+
+/* "5", "1.5s", "500ms", "2min", "1h", "250us" (a plain number is seconds),
+ * rounded to the nearest microsecond; at most 10^15 us (about 31 years). */
+int policy_parse_duration(const char *s, uint64_t *ret_usec);
+
+/* "1048576" (bytes), "512M", "1.5G", "64KiB": K, M, G, T (or KiB, MiB, GiB,
+ * TiB) are powers of 1024; a fraction needs a unit and is rounded to the
+ * nearest byte. Also "25%", "12.5%" (0..100): is_percent is set, and the
+ * caller refuses it where the key has no base for it. */
+int policy_parse_size(const char *s, PolicySize *ret);
+
+/* "25%", "12.5%", "0%", "100%": the sign is required. 0..100. */
+int policy_parse_percent(const char *s, double *ret);
+
+/* A decimal integer, optionally negative: "-3", "0", "100". -ERANGE: it
+ * does not fit int64_t, or lies outside min..max. */
+int policy_parse_integer(const char *s, int64_t min, int64_t max, int64_t *ret);
+
+/* yes, no, true, false, on, off, 1, 0 (lower case). */
+int policy_parse_bool(const char *s, bool *ret);
+
+/* A class or trust domain name: 1..63 characters of A-Z a-z 0-9 _ . - */
+bool policy_name_valid(const char *s);
+
+/* The class named name (case-sensitive), or NULL. */
 const PolicyClass *policy_class_find(const Policy *p, const char *name);
