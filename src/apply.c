@@ -66,6 +66,7 @@ struct Applier {
         uint64_t timeout_usec;
         bool stop;
         ConnRef *conn;          /* the hypervisor workers' connection, NULL: none */
+        bool conn_stale;        /* conn is to a URI no longer wanted */
 
         pthread_mutex_t connect_lock; /* one worker connects at a time */
         Connector *connector;
@@ -108,8 +109,24 @@ int applier_new(const VirtOps *ops, void *ops_userdata, Journal *journal, Applie
         return 0;
 }
 
+/* Drop n references, with a->lock held. Return: the connection to close
+ * once the lock is released (closing may wait on a hung libvirtd), or NULL. */
+static VirtConn *conn_unref(ConnRef *c, unsigned n) {
+        c->refs -= n;
+        if (c->refs > 0)
+                return NULL;
+        VirtConn *conn = c->conn;
+        free(c);
+        return conn;
+}
+
 void applier_configure(Applier *a, const char *uri, const char *sys_root, bool dry_run, uint64_t action_timeout_usec) {
         pthread_mutex_lock(&a->lock);
+        /* A new LibvirtURI=: the next action connects there (the worker
+         * that notices closes the old connection: a close may wait on a
+         * hung libvirtd, so never here on the event loop). */
+        if (strcmp(a->uri, uri) != 0 && a->conn)
+                a->conn_stale = true;
         strscpy(a->uri, sizeof(a->uri), uri);
         strscpy(a->sys_root, sizeof(a->sys_root), sys_root);
         a->dry_run = dry_run;
@@ -126,14 +143,6 @@ static void applier_notify(Applier *a) {
         (void) !write(a->efd, &one, sizeof(one));
 }
 
-/* Drop n references; called with a->lock held. */
-static void conn_unref(Applier *a, ConnRef *c, unsigned n) {
-        c->refs -= n;
-        if (c->refs > 0)
-                return;
-        a->ops->close(c->conn);
-        free(c);
-}
 
 /* Get the workers' connection, opening one if needed, until deadline.
  * Return: 0 with a reference, or -errno with err. */
@@ -141,6 +150,15 @@ static int applier_conn_get(Applier *a, uint64_t deadline, ConnRef **ret, char *
         pthread_mutex_lock(&a->connect_lock);
         for (;;) {
                 pthread_mutex_lock(&a->lock);
+                if (a->conn && a->conn_stale) {
+                        VirtConn *old = conn_unref(a->conn, 1);
+                        a->conn = NULL;
+                        a->conn_stale = false;
+                        pthread_mutex_unlock(&a->lock);
+                        if (old)
+                                a->ops->close(old);
+                        continue;
+                }
                 ConnRef *c = a->conn;
                 char uri[sizeof(a->uri)];
                 strscpy(uri, sizeof(uri), a->uri);
@@ -189,8 +207,10 @@ static void applier_conn_put(Applier *a, ConnRef *c, bool broken) {
                 a->conn = NULL;
                 drop++; /* the applier's own reference too */
         }
-        conn_unref(a, c, drop);
+        VirtConn *close_it = conn_unref(c, drop);
         pthread_mutex_unlock(&a->lock);
+        if (close_it)
+                a->ops->close(close_it);
 }
 
 static int apply_sysfs(const char *sys_root, const Action *act, char *err, size_t err_size) {
@@ -373,8 +393,11 @@ Applier *applier_free(Applier *a) {
                 a->jobs = j->next;
                 free(j);
         }
-        if (a->conn)
-                conn_unref(a, a->conn, 1);
+        if (a->conn) {
+                VirtConn *c = conn_unref(a->conn, 1);
+                if (c)
+                        a->ops->close(c);
+        }
         connector_free(a->connector);
         close(a->efd);
         pthread_mutex_destroy(&a->lock);

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,13 +10,13 @@
 #include <time.h>
 
 /* One open call in its own thread. Shared by the thread and the connector
- * until abandoned; freed by whichever lets go last. */
+ * until the connector lets go; freed by whichever lets go last. */
 typedef struct Attempt {
         pthread_mutex_t lock;
         pthread_cond_t done_cond;
         unsigned refs;
         bool done;
-        bool abandoned;
+        bool abandoned;        /* nobody will take its connection: the thread closes it */
         int r;
         VirtConn *conn;
         char error[256];
@@ -25,16 +24,16 @@ typedef struct Attempt {
         uint64_t started_usec; /* CLOCK_MONOTONIC */
         const VirtOps *ops;
         void *ops_userdata;
-        atomic_uint *stuck;    /* the connector's count of abandoned, unfinished attempts */
 } Attempt;
 
 struct Connector {
         const VirtOps *ops;
         void *ops_userdata;
-        Attempt *attempt;      /* the one under way or finished and not yet collected; NULL if none */
-        atomic_uint *stuck;    /* shared with abandoned attempts: outlives the connector if they do */
+        Attempt *attempts[CONNECT_ATTEMPTS_MAX]; /* under way or done and not collected, oldest first */
+        size_t n;
 };
 
+/* Let go of a reference; the last one closes an unclaimed connection. */
 static void attempt_unref(Attempt *a) {
         pthread_mutex_lock(&a->lock);
         unsigned refs = --a->refs;
@@ -60,16 +59,9 @@ static void *attempt_main(void *arg) {
         a->r = r;
         a->conn = r == 0 ? conn : NULL;
         strscpy(a->error, sizeof(a->error), error[0] ? error : strerror(r < 0 ? -r : EIO));
-        bool abandoned = a->abandoned;
-        atomic_uint *stuck = a->stuck;
         pthread_cond_broadcast(&a->done_cond);
         pthread_mutex_unlock(&a->lock);
-        if (abandoned) {
-                /* Nobody wants it any more: the last unref closes the connection. */
-                if (atomic_fetch_sub(stuck, 1) == 0x80000000u + 1)
-                        free(stuck); /* the connector is gone and this was the last one */
-        }
-        attempt_unref(a);
+        attempt_unref(a); /* abandoned: this closes the connection nobody wants */
         return NULL;
 }
 
@@ -77,30 +69,19 @@ int connector_new(const VirtOps *ops, void *ops_userdata, Connector **ret) {
         Connector *c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
-        c->stuck = calloc(1, sizeof(*c->stuck));
-        if (!c->stuck) {
-                free(c);
-                return -ENOMEM;
-        }
-        atomic_init(c->stuck, 0);
         c->ops = ops;
         c->ops_userdata = ops_userdata;
         *ret = c;
         return 0;
 }
 
-/* Let go of the current attempt. One still running is abandoned: it closes
- * what it opens. */
-static void connector_drop(Connector *c) {
-        Attempt *a = c->attempt;
-        if (!a)
-                return;
-        c->attempt = NULL;
+/* Remove attempt i; one still running is abandoned. */
+static void connector_drop(Connector *c, size_t i) {
+        Attempt *a = c->attempts[i];
+        memmove(&c->attempts[i], &c->attempts[i + 1], (c->n - i - 1) * sizeof(*c->attempts));
+        c->n--;
         pthread_mutex_lock(&a->lock);
-        if (!a->done) {
-                a->abandoned = true;
-                atomic_fetch_add(c->stuck, 1);
-        }
+        a->abandoned = true;
         pthread_mutex_unlock(&a->lock);
         attempt_unref(a);
 }
@@ -108,17 +89,20 @@ static void connector_drop(Connector *c) {
 Connector *connector_free(Connector *c) {
         if (!c)
                 return NULL;
-        connector_drop(c);
-        /* The high bit says "connector gone": the last abandoned attempt to
-         * finish frees the counter. */
-        if (atomic_fetch_add(c->stuck, 0x80000000u) == 0)
-                free(c->stuck);
+        while (c->n > 0)
+                connector_drop(c, c->n - 1);
         free(c);
         return NULL;
 }
 
 unsigned connector_stuck(Connector *c) {
-        return atomic_load(c->stuck) & 0x7fffffffu;
+        unsigned stuck = 0;
+        for (size_t i = 0; i < c->n; i++) {
+                pthread_mutex_lock(&c->attempts[i]->lock);
+                stuck += !c->attempts[i]->done;
+                pthread_mutex_unlock(&c->attempts[i]->lock);
+        }
+        return stuck;
 }
 
 static int connector_start(Connector *c, const char *uri) {
@@ -136,7 +120,6 @@ static int connector_start(Connector *c, const char *uri) {
         a->started_usec = now_monotonic_usec();
         a->ops = c->ops;
         a->ops_userdata = c->ops_userdata;
-        a->stuck = c->stuck;
 
         pthread_t t;
         pthread_attr_t tattr;
@@ -149,24 +132,46 @@ static int connector_start(Connector *c, const char *uri) {
                 attempt_unref(a);
                 return -k;
         }
-        c->attempt = a;
+        c->attempts[c->n++] = a;
         return 0;
 }
 
-int connector_open(Connector *c, const char *uri, uint64_t wait_usec, VirtConn **ret, char *err, size_t err_size) {
-        uint64_t now = now_monotonic_usec();
-        Attempt *a = c->attempt;
-        if (a) {
+/* Collect what finished: the first connection for uri (*ret), and the error
+ * of the newest attempt if it failed (*ret_r). Everything else that finished,
+ * or is for another URI, goes. */
+static void connector_reap(Connector *c, const char *uri, VirtConn **ret, int *ret_r, char *err, size_t err_size) {
+        for (size_t i = 0; i < c->n;) {
+                Attempt *a = c->attempts[i];
+                bool newest = i + 1 == c->n;
                 pthread_mutex_lock(&a->lock);
-                bool done = a->done;
+                bool done = a->done, wanted = strcmp(a->uri, uri) == 0;
+                if (done && wanted && a->r == 0 && !*ret) {
+                        *ret = a->conn;
+                        a->conn = NULL;
+                } else if (done && wanted && a->r < 0 && newest) {
+                        *ret_r = a->r;
+                        snprintf(err, err_size, "%s", a->error);
+                }
                 pthread_mutex_unlock(&a->lock);
-                bool other_uri = strcmp(a->uri, uri) != 0;
-                bool too_old = !done && now - a->started_usec >= CONNECT_ABANDON_USEC &&
-                               connector_stuck(c) < CONNECT_ABANDONED_MAX;
-                if (other_uri || too_old)
-                        connector_drop(c);
+                if (done || !wanted)
+                        connector_drop(c, i); /* an unclaimed connection is closed with it */
+                else
+                        i++;
         }
-        if (!c->attempt) {
+}
+
+int connector_open(Connector *c, const char *uri, uint64_t wait_usec, VirtConn **ret, char *err, size_t err_size) {
+        VirtConn *conn = NULL;
+        int failed = 0;
+        connector_reap(c, uri, &conn, &failed, err, err_size);
+        if (conn) {
+                *ret = conn;
+                return 0;
+        }
+
+        Attempt *newest = c->n ? c->attempts[c->n - 1] : NULL;
+        if ((!newest || now_monotonic_usec() - newest->started_usec >= CONNECT_RETRY_USEC) &&
+            c->n < CONNECT_ATTEMPTS_MAX) {
                 int r = connector_start(c, uri);
                 if (r < 0) {
                         snprintf(err, err_size, "cannot start a connection thread: %s", strerror(-r));
@@ -174,34 +179,26 @@ int connector_open(Connector *c, const char *uri, uint64_t wait_usec, VirtConn *
                 }
         }
 
-        a = c->attempt;
+        newest = c->attempts[c->n - 1];
         uint64_t deadline = now_monotonic_usec() + wait_usec;
         struct timespec ts = { .tv_sec = (time_t) (deadline / USEC_PER_SEC),
                                .tv_nsec = (long) (deadline % USEC_PER_SEC) * 1000 };
-        pthread_mutex_lock(&a->lock);
-        while (!a->done)
-                if (pthread_cond_timedwait(&a->done_cond, &a->lock, &ts) != 0)
+        pthread_mutex_lock(&newest->lock);
+        while (!newest->done)
+                if (pthread_cond_timedwait(&newest->done_cond, &newest->lock, &ts) != 0)
                         break;
-        bool done = a->done;
-        int r = a->r;
-        VirtConn *conn = a->conn;
-        a->conn = NULL;
-        char error[256];
-        strscpy(error, sizeof(error), a->error);
-        uint64_t age = now_monotonic_usec() - a->started_usec;
-        pthread_mutex_unlock(&a->lock);
+        uint64_t age = now_monotonic_usec() - c->attempts[0]->started_usec;
+        pthread_mutex_unlock(&newest->lock);
 
-        if (!done) {
-                snprintf(err, err_size, "no answer from %s for %llu s (connecting)", uri,
-                         (unsigned long long) (age / USEC_PER_SEC));
-                return -EINPROGRESS;
+        failed = 0;
+        connector_reap(c, uri, &conn, &failed, err, err_size);
+        if (conn) {
+                *ret = conn;
+                return 0;
         }
-        c->attempt = NULL;
-        attempt_unref(a);
-        if (r < 0) {
-                snprintf(err, err_size, "%s", error);
-                return r;
-        }
-        *ret = conn;
-        return 0;
+        if (failed < 0)
+                return failed;
+        snprintf(err, err_size, "no answer from %s for %llu s (connecting)", uri,
+                 (unsigned long long) (age / USEC_PER_SEC));
+        return -EINPROGRESS;
 }

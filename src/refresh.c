@@ -33,6 +33,7 @@ struct Refresher {
         VirtConn *conn; /* only the worker touches these two */
         Connector *connector;
         bool reread_facts; /* a new connection: events may have been missed */
+        bool connecting;   /* the last round waited for a connect that has not answered yet */
 };
 
 void guest_table_clear(GuestTable *t) {
@@ -189,6 +190,7 @@ void refresher_run_once(Refresher *r) {
         }
         if (!r->conn) {
                 int k = connector_open(r->connector, uri, REFRESH_CONNECT_WAIT_USEC, &r->conn, error, sizeof(error));
+                r->connecting = k == -EINPROGRESS;
                 if (k < 0) {
                         r->conn = NULL;
                         refresher_publish_error(r, error);
@@ -246,7 +248,10 @@ static void *refresher_main(void *arg) {
                         if (wait > r->interval_usec)
                                 wait = r->interval_usec;
                         uint64_t deadline = start + wait;
-                        if (r->stop || r->uri_changed || now_monotonic_usec() >= deadline)
+                        /* A connect that has not answered yet was waited on
+                                 * already: go on at once (a fresh attempt starts
+                                 * beside it after CONNECT_RETRY_USEC). */
+                        if (r->stop || r->uri_changed || r->connecting || now_monotonic_usec() >= deadline)
                                 break;
                         struct timespec ts = { .tv_sec = (time_t) (deadline / USEC_PER_SEC),
                                                .tv_nsec = (long) (deadline % USEC_PER_SEC) * 1000 };

@@ -46,6 +46,7 @@ Commands:
   readmark NAME      print the marker TEXT of guest NAME (empty line if none)
   ping NAME          print "pong" if guest NAME's control channel answers
   budget MIB|off     set / remove a memory limit on the cgroup all guests run in
+  libvirtd           make sure libvirtd answers on $URI (start it, as up does); no guests
   help               this text
 
 Environment:
@@ -653,6 +654,11 @@ mark) cmd_mark "$@" ;;
 readmark) cmd_readmark "$@" ;;
 ping) cmd_ping "$@" ;;
 budget) cmd_budget "$@" ;;
+libvirtd)
+	[ $# -eq 0 ] || die "usage: $PROG libvirtd"
+	"$DEPS" testbed
+	ensure_libvirtd
+	;;
 help | -h | --help) usage ;;
 *)
 	echo "testbed: unknown command '$cmd'" >&2

@@ -3,14 +3,15 @@
  * virConnectOpen() to a libvirtd that accepts and never answers blocks for
  * ever: libvirt's keepalive starts only once the connection is open. So
  * each attempt runs in a short-lived thread of its own and the caller waits
- * only as long as it chooses. An attempt that has not answered within
- * CONNECT_ABANDON_USEC, or whose URI is no longer wanted (a reload changed
- * LibvirtURI=), is abandoned and a fresh one starts: the stuck thread stays
- * until its peer answers or closes, then closes what it opened and ends. At
- * most CONNECT_ABANDONED_MAX abandoned attempts may be stuck at once; past
- * that the newest attempt is kept waiting instead. So when a real libvirtd
- * answers on the socket again, a fresh attempt reaches it within about
- * CONNECT_ABANDON_USEC. */
+ * only as long as it chooses. While the newest attempt has not answered
+ * for CONNECT_RETRY_USEC, the next call starts another beside it; whichever
+ * answers first for the wanted URI is taken (a libvirtd that is merely slow
+ * is still reached), later ones are closed. At most CONNECT_ATTEMPTS_MAX
+ * attempts are under way at once; past that no new one starts until one
+ * ends. Attempts for a URI no longer wanted (a reload changed LibvirtURI=)
+ * are abandoned at once: each thread closes what it opens and ends when its
+ * peer answers or closes. So when a real libvirtd answers on the socket
+ * again, a fresh attempt reaches it within about CONNECT_RETRY_USEC. */
 #pragma once
 
 #include <stddef.h>
@@ -19,8 +20,8 @@
 #include "density/util.h"
 #include "density/virt.h"
 
-#define CONNECT_ABANDON_USEC (2 * USEC_PER_SEC)
-#define CONNECT_ABANDONED_MAX 32
+#define CONNECT_RETRY_USEC (1 * USEC_PER_SEC)
+#define CONNECT_ATTEMPTS_MAX 32
 
 typedef struct Connector Connector;
 
@@ -36,12 +37,14 @@ Connector *connector_free(Connector *c);
  * @ret: the connection (the caller closes it with ops->close) on success
  * @err: on failure, why (one line)
  *
- * Starts an attempt if none is under way for uri, then waits for it.
- * Return: 0; -EINPROGRESS when the attempt has not answered yet (call again
- * later: the same attempt is waited on, or a fresh one started once it is
- * older than CONNECT_ABANDON_USEC); or the attempt's negative errno.
+ * Takes a connection an earlier attempt made meanwhile, else starts an
+ * attempt if none is under way (or the newest is older than
+ * CONNECT_RETRY_USEC) and waits for the newest.
+ * Return: 0; -EINPROGRESS when no attempt has answered yet (call again
+ * later); or the newest attempt's negative errno.
  */
 int connector_open(Connector *c, const char *uri, uint64_t wait_usec, VirtConn **ret, char *err, size_t err_size);
 
-/* Attempts abandoned and still stuck in their open call (for tests and status). */
+/* Attempts for the wanted URI still waiting for their peer (for tests and
+ * status). */
 unsigned connector_stuck(Connector *c);
