@@ -91,7 +91,7 @@ static json_object *control_host_json(const HostSample *h) {
         jadd(o, "swap_total_bytes", ju(h->mem.swap_total_bytes));
         jadd(o, "swap_free_bytes", ju(h->mem.swap_free_bytes));
         jadd(o, "oom_kills", h->mem.has_oom_kill ? ju(h->mem.oom_kill_total) : NULL);
-        jadd(o, "page_size_bytes", ju(page_size_bytes()));
+        jadd(o, "page_size_bytes", ju(h->page_size_bytes));
 
         json_object *psi = NULL;
         if (h->psi.has_some) {

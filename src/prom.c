@@ -71,7 +71,7 @@ static void prom_host(FILE *f, const Snapshot *s) {
         prom_u64(f, "density_host_anon_bytes", "gauge", "Host AnonPages.", h->mem.anon_bytes);
         prom_u64(f, "density_host_swap_total_bytes", "gauge", "Host SwapTotal.", h->mem.swap_total_bytes);
         prom_u64(f, "density_host_swap_free_bytes", "gauge", "Host SwapFree.", h->mem.swap_free_bytes);
-        prom_u64(f, "density_host_page_size_bytes", "gauge", "Host page size.", page_size_bytes());
+        prom_u64(f, "density_host_page_size_bytes", "gauge", "Host page size.", h->page_size_bytes);
         if (h->mem.has_oom_kill)
                 prom_u64(f, "density_host_oom_kills_total", "counter",
                          "Processes the kernel OOM killer killed on the host (vmstat oom_kill).", h->mem.oom_kill_total);

@@ -75,6 +75,7 @@ static Snapshot *snapshot_literal(void) {
                 .sample_duration_usec = 1500,
                 .hypervisor_connected = true,
                 .host = {
+                        .page_size_bytes = 65536,
                         .mem = { .mem_total_bytes = 16384 * MIB, .mem_available_bytes = 8192 * MIB,
                                  .anon_bytes = 4096 * MIB, .swap_total_bytes = 1024 * MIB,
                                  .swap_free_bytes = 512 * MIB },
@@ -150,6 +151,7 @@ static void test_status_json(void) {
         json_object *h = get(st, "host");
         CHECK_I64(get_int(h, "mem_total_bytes"), (int64_t) (16384 * MIB));
         CHECK_I64(get_int(h, "swap_free_bytes"), (int64_t) (512 * MIB));
+        CHECK_I64(get_int(h, "page_size_bytes"), 65536); /* the snapshot's, not the running kernel's */
         json_object *cg = get(h, "cgroup");
         CHECK(cg);
         CHECK(get(cg, "limit_bytes") == NULL); /* unlimited */
@@ -159,6 +161,7 @@ static void test_status_json(void) {
         json_object *ksm = get(h, "ksm");
         CHECK(json_object_get_boolean(get(ksm, "present")));
         CHECK_I64(get_int(get(ksm, "files"), "pages_sharing"), 5000);
+        CHECK_I64(get_int(ksm, "saved_bytes"), 327680000); /* 5000 pages of 64 KiB */
         CHECK_STR(json_object_get_string(get(get(ksm, "files"), "advisor_mode")), "none");
         CHECK_I64(json_object_array_length(get(h, "numa")), 1);
 
