@@ -92,38 +92,27 @@ int sample_guest_pid(const Roots *roots, const char *name, pid_t *ret) {
         return 0;
 }
 
-/* The next space-separated unsigned decimal field of *p. */
-static int statm_field(const char **p, uint64_t *ret) {
-        const char *s = *p;
-        while (*s == ' ')
-                s++;
-        if (*s < '0' || *s > '9')
-                return -EINVAL;
-        errno = 0;
-        char *end;
-        unsigned long long v = strtoull(s, &end, 10);
-        if (errno == ERANGE)
-                return -ERANGE;
-        if (*end != ' ' && *end != '\n' && *end != '\0')
-                return -EINVAL;
-        *p = end;
-        *ret = v;
-        return 0;
-}
-
 int statm_parse(const char *buf, size_t page_size, uint64_t *ret_rss_bytes) {
-        /* "size resident shared text lib data dt", in pages. */
-        uint64_t size, resident;
-        int r = statm_field(&buf, &size);
+        /* "size resident shared text lib data dt", in pages; the first two
+         * fields are at most 20 digits each. */
+        char text[64];
+        strscpy(text, sizeof(text), buf);
+        char *save = NULL;
+        const char *size = strtok_r(text, " \n", &save);
+        const char *resident = size ? strtok_r(NULL, " \n", &save) : NULL;
+        if (!resident)
+                return -EINVAL;
+        uint64_t pages;
+        int r = parse_u64(size, &pages);
         if (r == 0)
-                r = statm_field(&buf, &resident);
+                r = parse_u64(resident, &pages);
         if (r < 0)
                 return r;
         if (page_size == 0)
                 return -EINVAL;
-        if (resident > UINT64_MAX / page_size)
+        if (pages > UINT64_MAX / page_size)
                 return -ERANGE;
-        *ret_rss_bytes = resident * page_size;
+        *ret_rss_bytes = pages * page_size;
         return 0;
 }
 

@@ -70,26 +70,41 @@ static const char *want_error(const char *root, const char *rel, int error) {
 }
 
 /* A host with one guest "t" (qemu pid 4001, its own cgroup v2 scope,
- * 4 KiB pages), in a temporary directory the test changes as it goes. */
-static char *tmp_host(void) {
-        char *dir = test_mkdtemp();
-        put(dir, "proc/meminfo", "MemTotal:        1000000 kB\nMemFree:          500000 kB\n");
-        put(dir, "run/libvirt/qemu/t.pid", "4001\n");
-        put(dir, "proc/4001/statm", "1000 100 0 0 0 0 0\n");
-        put(dir, "proc/4001/cgroup", "0::/machine.slice/machine-qemu\\x2d1\\x2dt.scope/libvirt/emulator\n");
-        put(dir, "cgroup/machine.slice/machine-qemu\\x2d1\\x2dt.scope/memory.numa_stat",
+ * 4 KiB pages) in a temporary directory the test changes as it goes, a
+ * sampler on it, and the hypervisor table that lists the guest. */
+typedef struct TmpHost {
+        char *dir;
+        HostRoots hr;
+        Sampler *s;
+        VirtDomainStats d[1];
+        GuestTable t;
+} TmpHost;
+
+static void tmp_host_start(TmpHost *h) {
+        h->dir = test_mkdtemp();
+        put(h->dir, "proc/meminfo", "MemTotal:        1000000 kB\nMemFree:          500000 kB\n");
+        put(h->dir, "run/libvirt/qemu/t.pid", "4001\n");
+        put(h->dir, "proc/4001/statm", "1000 100 0 0 0 0 0\n");
+        put(h->dir, "proc/4001/cgroup", "0::/machine.slice/machine-qemu\\x2d1\\x2dt.scope/libvirt/emulator\n");
+        put(h->dir, "cgroup/machine.slice/machine-qemu\\x2d1\\x2dt.scope/memory.numa_stat",
             "anon N0=40960 N1=0\nfile N0=4096 N1=0\n");
-        return dir;
+
+        h->s = NULL;
+        CHECK_OK(sampler_new(dir_roots(&h->hr, h->dir, 4096), &h->s));
+
+        VirtDomainStats *d = &h->d[0];
+        *d = (VirtDomainStats) { .id = 1, .name = "t", .uuid = "00000000-0000-0000-0000-0000000000f1" };
+        d->has_current = d->has_maximum = d->has_usable = d->has_last_update = true;
+        d->current_kib = d->maximum_kib = 1048576;
+        d->usable_kib = 524288;
+        d->last_update = 1000;
+        d->fetched_usec = UINT64_MAX; /* the hypervisor's answer is always fresh */
+        h->t = (GuestTable) { .domains = h->d, .n = 1, .connected = true };
 }
 
-static VirtDomainStats tmp_guest(void) {
-        VirtDomainStats d = { .id = 1, .name = "t", .uuid = "00000000-0000-0000-0000-0000000000f1" };
-        d.has_current = d.has_maximum = d.has_usable = d.has_last_update = true;
-        d.current_kib = d.maximum_kib = 1048576;
-        d.usable_kib = 524288;
-        d.last_update = 1000;
-        d.fetched_usec = UINT64_MAX; /* the hypervisor's answer is always fresh */
-        return d;
+static void tmp_host_stop(TmpHost *h) {
+        sampler_free(h->s);
+        test_rm_rf(h->dir);
 }
 
 static VirtDomainStats domain(const char *name, const char *uuid, int id) {
@@ -703,40 +718,36 @@ static void test_tick_wrong_run_dir(void) {
  * or its process is not found: a guest whose stats stopped long ago stays
  * stale, instead of looking freshly started. */
 static void test_tick_unreadable_keeps_staleness(void) {
-        char *dir = tmp_host();
-        HostRoots hr;
-        Sampler *s = NULL;
-        CHECK_OK(sampler_new(dir_roots(&hr, dir, 4096), &s));
-        VirtDomainStats d[1] = { tmp_guest() };
-        GuestTable t = { .domains = d, .n = 1, .connected = true };
+        TmpHost h;
+        tmp_host_start(&h);
         const uint64_t stale_after = 1;
         Snapshot snap;
 
-        CHECK_OK(sampler_tick(s, &t, stale_after, &snap));
+        CHECK_OK(sampler_tick(h.s, &h.t, stale_after, &snap));
         CHECK(!snap.guests[0].stale); /* first sight */
         CHECK(snap.guests[0].has_rss);
         CHECK_U64(snap.guests[0].rss_bytes, 409600);
         snapshot_clear(&snap);
         clock_advance(10 * stale_after);
-        CHECK_OK(sampler_tick(s, &t, stale_after, &snap));
+        CHECK_OK(sampler_tick(h.s, &h.t, stale_after, &snap));
         CHECK(snap.guests[0].stale); /* last_update stopped at 1000 */
         snapshot_clear(&snap);
 
         /* One tick with a statm that does not parse: kept, still stale, the
          * error is new. */
-        put(dir, "proc/4001/statm", "garbage\n");
+        put(h.dir, "proc/4001/statm", "garbage\n");
         clock_advance(10 * stale_after);
-        CHECK_OK(sampler_tick(s, &t, stale_after, &snap));
+        CHECK_OK(sampler_tick(h.s, &h.t, stale_after, &snap));
         CHECK_U64(snap.n_guests, 1);
         CHECK(!snap.guests[0].has_rss);
         CHECK(snap.guests[0].stale);
-        CHECK_STR(snap.guests[0].sample_error, want_error(hr.proc, "4001/statm", EINVAL));
+        CHECK_STR(snap.guests[0].sample_error, want_error(h.hr.proc, "4001/statm", EINVAL));
         CHECK(snap.guests[0].sample_error_new);
         snapshot_clear(&snap);
 
         /* Readable again: still stale, the error gone. */
-        put(dir, "proc/4001/statm", "1000 100 0 0 0 0 0\n");
-        CHECK_OK(sampler_tick(s, &t, stale_after, &snap));
+        put(h.dir, "proc/4001/statm", "1000 100 0 0 0 0 0\n");
+        CHECK_OK(sampler_tick(h.s, &h.t, stale_after, &snap));
         CHECK(snap.guests[0].has_rss);
         CHECK(snap.guests[0].stale);
         CHECK_STR(snap.guests[0].sample_error, "");
@@ -746,40 +757,35 @@ static void test_tick_unreadable_keeps_staleness(void) {
         /* One tick where the process is not found (the table still lists
          * the guest): left out, but remembered. */
         char from[PATH_MAX], to[PATH_MAX];
-        path_below(from, sizeof(from), dir, "proc/4001");
-        path_below(to, sizeof(to), dir, "proc/away");
+        path_below(from, sizeof(from), h.dir, "proc/4001");
+        path_below(to, sizeof(to), h.dir, "proc/away");
         CHECK_OK(rename(from, to));
-        CHECK_OK(sampler_tick(s, &t, stale_after, &snap));
+        CHECK_OK(sampler_tick(h.s, &h.t, stale_after, &snap));
         CHECK_U64(snap.n_guests, 0);
         snapshot_clear(&snap);
         CHECK_OK(rename(to, from));
-        CHECK_OK(sampler_tick(s, &t, stale_after, &snap));
+        CHECK_OK(sampler_tick(h.s, &h.t, stale_after, &snap));
         CHECK_U64(snap.n_guests, 1);
         CHECK(snap.guests[0].stale);
         snapshot_clear(&snap);
 
         /* Its guest-side clock moves: fresh at once. */
-        d[0].last_update++;
-        CHECK_OK(sampler_tick(s, &t, stale_after, &snap));
+        h.d[0].last_update++;
+        CHECK_OK(sampler_tick(h.s, &h.t, stale_after, &snap));
         CHECK(!snap.guests[0].stale);
         snapshot_clear(&snap);
 
-        sampler_free(s);
-        test_rm_rf(dir);
+        tmp_host_stop(&h);
 }
 
 /* An error is new on the tick it appears or changes, and again after the
  * guest was away (stopped) and comes back with it. */
 static void test_tick_sample_error_new(void) {
-        char *dir = tmp_host();
-        HostRoots hr;
-        Sampler *s = NULL;
-        CHECK_OK(sampler_new(dir_roots(&hr, dir, 4096), &s));
-        VirtDomainStats d[1] = { tmp_guest() };
-        GuestTable t = { .domains = d, .n = 1, .connected = true };
+        TmpHost h;
+        tmp_host_start(&h);
         Snapshot snap;
 
-        put(dir, "run/libvirt/qemu/t.pid", "42 is not a pid\n");
+        put(h.dir, "run/libvirt/qemu/t.pid", "42 is not a pid\n");
         static const struct {
                 const char *pid_file; /* NULL: remove it */
                 bool present, is_new;
@@ -793,59 +799,54 @@ static void test_tick_sample_error_new(void) {
                 { "-1\n", true, true },             /* started with the same error: new */
         };
         char pid_file[PATH_MAX];
-        path_below(pid_file, sizeof(pid_file), dir, "run/libvirt/qemu/t.pid");
+        path_below(pid_file, sizeof(pid_file), h.dir, "run/libvirt/qemu/t.pid");
         for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
                 fprintf(stderr, "  step %zu\n", i);
                 if (steps[i].pid_file)
-                        put(dir, "run/libvirt/qemu/t.pid", steps[i].pid_file);
+                        put(h.dir, "run/libvirt/qemu/t.pid", steps[i].pid_file);
                 else
                         CHECK_OK(unlink(pid_file));
-                CHECK_OK(sampler_tick(s, &t, HOUR_USEC, &snap));
+                CHECK_OK(sampler_tick(h.s, &h.t, HOUR_USEC, &snap));
                 CHECK_U64(snap.n_guests, steps[i].present);
                 if (steps[i].present)
                         CHECK(snap.guests[0].sample_error_new == steps[i].is_new);
                 snapshot_clear(&snap);
         }
-        sampler_free(s);
-        test_rm_rf(dir);
+        tmp_host_stop(&h);
 }
 
 /* A failed cgroup lookup (/proc/PID/cgroup unreadable for a moment) is
  * retried, SAMPLE_CGROUP_RETRY_TICKS later: not every tick, not never. */
 static void test_tick_cgroup_retry(void) {
-        char *dir = tmp_host();
+        TmpHost h;
+        tmp_host_start(&h);
         char cgroup_file[PATH_MAX];
-        path_below(cgroup_file, sizeof(cgroup_file), dir, "proc/4001/cgroup");
+        path_below(cgroup_file, sizeof(cgroup_file), h.dir, "proc/4001/cgroup");
         CHECK_OK(unlink(cgroup_file));
         CHECK_OK(mkdir(cgroup_file, 0755)); /* read() fails: EISDIR */
 
-        HostRoots hr;
-        Sampler *s = NULL;
-        CHECK_OK(sampler_new(dir_roots(&hr, dir, 4096), &s));
-        VirtDomainStats d[1] = { tmp_guest() };
-        GuestTable t = { .domains = d, .n = 1, .connected = true };
         Snapshot snap;
 
-        CHECK_OK(sampler_tick(s, &t, HOUR_USEC, &snap));
+        CHECK_OK(sampler_tick(h.s, &h.t, HOUR_USEC, &snap));
         const GuestSample *g = &snap.guests[0];
         CHECK(g->has_rss); /* the rest of the guest is fine */
         CHECK_U64(g->n_nodes, 0);
-        CHECK_STR(g->sample_error, want_error(hr.proc, "4001/cgroup", EISDIR));
+        CHECK_STR(g->sample_error, want_error(h.hr.proc, "4001/cgroup", EISDIR));
         CHECK(g->sample_error_new);
         snapshot_clear(&snap);
 
         /* Readable again, but the lookup waits for its turn: the failure is
          * what the guest reports meanwhile. */
         CHECK_OK(rmdir(cgroup_file));
-        put(dir, "proc/4001/cgroup", "0::/machine.slice/machine-qemu\\x2d1\\x2dt.scope/libvirt/emulator\n");
+        put(h.dir, "proc/4001/cgroup", "0::/machine.slice/machine-qemu\\x2d1\\x2dt.scope/libvirt/emulator\n");
         for (int tick = 2; tick <= SAMPLE_CGROUP_RETRY_TICKS; tick++) {
-                CHECK_OK(sampler_tick(s, &t, HOUR_USEC, &snap));
+                CHECK_OK(sampler_tick(h.s, &h.t, HOUR_USEC, &snap));
                 CHECK_U64(snap.guests[0].n_nodes, 0);
-                CHECK_STR(snap.guests[0].sample_error, want_error(hr.proc, "4001/cgroup", EISDIR));
+                CHECK_STR(snap.guests[0].sample_error, want_error(h.hr.proc, "4001/cgroup", EISDIR));
                 CHECK(!snap.guests[0].sample_error_new);
                 snapshot_clear(&snap);
         }
-        CHECK_OK(sampler_tick(s, &t, HOUR_USEC, &snap));
+        CHECK_OK(sampler_tick(h.s, &h.t, HOUR_USEC, &snap));
         g = &snap.guests[0];
         CHECK_U64(g->n_nodes, 1);
         CHECK(g->nodes[0].node == 0);
@@ -858,52 +859,46 @@ static void test_tick_cgroup_retry(void) {
         CHECK_OK(unlink(cgroup_file));
         CHECK_OK(mkdir(cgroup_file, 0755));
         for (int tick = 0; tick < 2 * SAMPLE_CGROUP_RETRY_TICKS; tick++) {
-                CHECK_OK(sampler_tick(s, &t, HOUR_USEC, &snap));
+                CHECK_OK(sampler_tick(h.s, &h.t, HOUR_USEC, &snap));
                 CHECK_U64(snap.guests[0].n_nodes, 1);
                 CHECK_STR(snap.guests[0].sample_error, "");
                 snapshot_clear(&snap);
         }
-        sampler_free(s);
-        test_rm_rf(dir);
+        tmp_host_stop(&h);
 }
 
 /* A cgroup that is not the guest's own (libvirt without cgroup support:
  * qemu in libvirtd's) is definitive for the process's life; a new qemu
  * process is looked up afresh. */
 static void test_tick_cgroup_not_guest(void) {
-        char *dir = tmp_host();
-        put(dir, "proc/4001/cgroup", "0::/system.slice/libvirtd.service\n");
-        put(dir, "cgroup/system.slice/libvirtd.service/memory.numa_stat", "anon N0=999999999 N1=0\nfile N0=0 N1=0\n");
+        TmpHost h;
+        tmp_host_start(&h);
+        put(h.dir, "proc/4001/cgroup", "0::/system.slice/libvirtd.service\n");
+        put(h.dir, "cgroup/system.slice/libvirtd.service/memory.numa_stat", "anon N0=999999999 N1=0\nfile N0=0 N1=0\n");
 
-        HostRoots hr;
-        Sampler *s = NULL;
-        CHECK_OK(sampler_new(dir_roots(&hr, dir, 4096), &s));
-        VirtDomainStats d[1] = { tmp_guest() };
-        GuestTable t = { .domains = d, .n = 1, .connected = true };
         Snapshot snap;
 
-        CHECK_OK(sampler_tick(s, &t, HOUR_USEC, &snap));
+        CHECK_OK(sampler_tick(h.s, &h.t, HOUR_USEC, &snap));
         CHECK_U64(snap.guests[0].n_nodes, 0); /* none rather than libvirtd's */
         CHECK_STR(snap.guests[0].sample_error, "");
         snapshot_clear(&snap);
 
-        put(dir, "proc/4001/cgroup", "0::/machine.slice/machine-qemu\\x2d1\\x2dt.scope/libvirt/emulator\n");
+        put(h.dir, "proc/4001/cgroup", "0::/machine.slice/machine-qemu\\x2d1\\x2dt.scope/libvirt/emulator\n");
         for (int tick = 0; tick < 2 * SAMPLE_CGROUP_RETRY_TICKS; tick++) {
-                CHECK_OK(sampler_tick(s, &t, HOUR_USEC, &snap));
+                CHECK_OK(sampler_tick(h.s, &h.t, HOUR_USEC, &snap));
                 CHECK_U64(snap.guests[0].n_nodes, 0);
                 snapshot_clear(&snap);
         }
 
         /* The guest restarted: a new qemu process. */
-        put(dir, "run/libvirt/qemu/t.pid", "4002\n");
-        put(dir, "proc/4002/statm", "1000 100 0 0 0 0 0\n");
-        put(dir, "proc/4002/cgroup", "0::/machine.slice/machine-qemu\\x2d1\\x2dt.scope/libvirt/emulator\n");
-        CHECK_OK(sampler_tick(s, &t, HOUR_USEC, &snap));
+        put(h.dir, "run/libvirt/qemu/t.pid", "4002\n");
+        put(h.dir, "proc/4002/statm", "1000 100 0 0 0 0 0\n");
+        put(h.dir, "proc/4002/cgroup", "0::/machine.slice/machine-qemu\\x2d1\\x2dt.scope/libvirt/emulator\n");
+        CHECK_OK(sampler_tick(h.s, &h.t, HOUR_USEC, &snap));
         CHECK(snap.guests[0].pid == 4002);
         CHECK_U64(snap.guests[0].n_nodes, 1);
         snapshot_clear(&snap);
-        sampler_free(s);
-        test_rm_rf(dir);
+        tmp_host_stop(&h);
 }
 
 int main(int argc, char **argv) {
