@@ -18,6 +18,27 @@ static bool dir_exists_at(const char *root, const char *rel) {
         return path_join(path, sizeof(path), root, rel) == 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* The oom_kill counter of memory.oom_control (v1) or memory.events (v2).
+ * A missing file or key (kernels before 4.13) leaves has_oom_kill false.
+ * Return: 0 or -errno (the file exists but cannot be read or parsed). */
+static int cgroup_oom_kill_read(const char *root, const char *rel, CgroupSample *c) {
+        _cleanup_free_ char *buf = NULL;
+        int r = read_file_at(root, rel, &buf, NULL);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        uint64_t v;
+        r = find_key_u64(buf, "oom_kill", &v);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        c->has_oom_kill = true;
+        c->oom_kill_total = v;
+        return 0;
+}
+
 static int cgroup_machine_read_v1(const char *root, const char *dir, CgroupSample *c) {
         char rel[PATH_MAX];
         uint64_t v;
@@ -32,19 +53,16 @@ static int cgroup_machine_read_v1(const char *root, const char *dir, CgroupSampl
                 return r;
 
         snprintf(rel, sizeof(rel), "%s/memory.limit_in_bytes", dir);
-        if (read_u64_at(root, rel, &v) == 0 && v < CGROUP_V1_UNLIMITED_BYTES) {
+        r = read_u64_at(root, rel, &v);
+        if (r == 0 && v < CGROUP_V1_UNLIMITED_BYTES) {
                 c->has_limit = true;
                 c->limit_bytes = v;
-        }
+        } else if (r < 0 && r != -ENOENT)
+                return r;
 
         /* oom_kill in memory.oom_control appeared in 4.13. */
-        _cleanup_free_ char *buf = NULL;
         snprintf(rel, sizeof(rel), "%s/memory.oom_control", dir);
-        if (read_file_at(root, rel, &buf, NULL) == 0 && find_key_u64(buf, "oom_kill", &v) == 0) {
-                c->has_oom_kill = true;
-                c->oom_kill_total = v;
-        }
-        return 0;
+        return cgroup_oom_kill_read(root, rel, c);
 }
 
 static int cgroup_machine_read_v2(const char *root, const char *dir, CgroupSample *c) {
@@ -61,18 +79,15 @@ static int cgroup_machine_read_v2(const char *root, const char *dir, CgroupSampl
                 return r;
 
         snprintf(rel, sizeof(rel), "%s/memory.max", dir);
-        if (read_u64_at(root, rel, &v) == 0) { /* "max" reads as -ERANGE: unlimited */
+        r = read_u64_at(root, rel, &v);
+        if (r == 0) {
                 c->has_limit = true;
                 c->limit_bytes = v;
-        }
+        } else if (r != -ERANGE && r != -ENOENT) /* "max" reads as -ERANGE: unlimited */
+                return r;
 
-        _cleanup_free_ char *buf = NULL;
         snprintf(rel, sizeof(rel), "%s/memory.events", dir);
-        if (read_file_at(root, rel, &buf, NULL) == 0 && find_key_u64(buf, "oom_kill", &v) == 0) {
-                c->has_oom_kill = true;
-                c->oom_kill_total = v;
-        }
-        return 0;
+        return cgroup_oom_kill_read(root, rel, c);
 }
 
 int cgroup_machine_read(const char *cgroup_root, CgroupSample *ret) {
@@ -198,7 +213,8 @@ static const char *line_with_prefix(const char *buf, const char *prefix) {
         return NULL;
 }
 
-int cgroup_numa_stat_parse(const char *buf, int version, GuestNodeBytes *ret, size_t max, size_t *ret_n) {
+int cgroup_numa_stat_parse(const char *buf, int version, size_t page_size, GuestNodeBytes *ret, size_t max,
+                           size_t *ret_n) {
         size_t n = 0;
         int r;
         if (version == 1) {
@@ -208,7 +224,7 @@ int cgroup_numa_stat_parse(const char *buf, int version, GuestNodeBytes *ret, si
                 if (!l)
                         return -EINVAL;
                 l = strchr(l, ' '); /* skip the sum */
-                r = l ? numa_fields_parse(l, page_size_bytes(), ret, max, &n) : 0;
+                r = l ? numa_fields_parse(l, page_size, ret, max, &n) : 0;
         } else {
                 const char *anon = line_with_prefix(buf, "anon ");
                 const char *file = line_with_prefix(buf, "file ");

@@ -160,7 +160,7 @@ static json_object *control_host_json(const HostSample *h) {
         jadd(o, "swap_total_bytes", ju(h->mem.swap_total_bytes));
         jadd(o, "swap_free_bytes", ju(h->mem.swap_free_bytes));
         jadd(o, "oom_kills", h->mem.has_oom_kill ? ju(h->mem.oom_kill_total) : NULL);
-        jadd(o, "page_size_bytes", ju(page_size_bytes()));
+        jadd(o, "page_size_bytes", ju(h->page_size_bytes));
 
         json_object *psi = NULL;
         if (h->psi.has_some) {
@@ -222,7 +222,8 @@ static json_object *control_guest_json(const GuestSample *g) {
         jadd(o, "uuid", json_object_new_string(g->uuid));
         jadd(o, "id", json_object_new_int(g->id));
         jadd(o, "pid", json_object_new_int((int) g->pid));
-        jadd(o, "rss_bytes", ju(g->rss_bytes));
+        jadd(o, "rss_bytes", g->has_rss ? ju(g->rss_bytes) : NULL);
+        jadd(o, "sample_error", g->sample_error[0] ? json_object_new_string(g->sample_error) : NULL);
         jadd(o, "balloon_actual_bytes", g->has_balloon ? ju(g->balloon_actual_bytes) : NULL);
         jadd(o, "balloon_maximum_bytes", g->has_balloon ? ju(g->balloon_maximum_bytes) : NULL);
         jadd(o, "unused_bytes", g->has_unused ? ju(g->unused_bytes) : NULL);
@@ -646,6 +647,8 @@ int control_status_print_table(FILE *f, json_object *st) {
                             json_object_get_boolean(jget(facts, "emulator_pinned")) || jget(facts, "numatune"))
                                 note[k++] = "pinned by hand";
                 }
+                if (jget(g, "sample_error"))
+                        note[k++] = "unreadable";
                 if (json_object_get_boolean(jget(g, "stale")))
                         note[k++] = "stale";
                 if (json_object_array_length(jget(g, "actions_in_flight")) > 0)

@@ -294,8 +294,6 @@ static int daemon_tick(sd_event_source *s, uint64_t usec, void *userdata) {
                 goto rearm;
         }
         d->last_sample_error = 0;
-        if (table.round_started_usec > 0 && d->last_tick_mono_usec > table.round_started_usec)
-                snap.hypervisor_round_running_usec = d->last_tick_mono_usec - table.round_started_usec;
         daemon_report_hypervisor(d, &table, &snap);
         daemon_report_read_errors(d, &snap);
 

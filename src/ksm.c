@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "density/util.h"
 
@@ -40,6 +41,15 @@ static int ksm_value_cmp(const void *a, const void *b) {
         return strcmp(((const KsmValue *) a)->name, ((const KsmValue *) b)->name);
 }
 
+/* Whether a KSM sysfs entry that could not be read is no sample at all: not
+ * a regular file, or a knob nobody may read (write-only). */
+static bool ksm_entry_skippable(DIR *d, const char *name) {
+        struct stat st;
+        if (fstatat(dirfd(d), name, &st, 0) < 0)
+                return errno == ENOENT; /* vanished */
+        return !S_ISREG(st.st_mode) || (st.st_mode & 0444) == 0;
+}
+
 int ksm_read(const char *sys_root, KsmSample *ret) {
         char dir[PATH_MAX];
         int r = path_join(dir, sizeof(dir), sys_root, "kernel/mm/ksm");
@@ -47,7 +57,7 @@ int ksm_read(const char *sys_root, KsmSample *ret) {
                 return r;
 
         KsmSample k = {};
-        DIR *d = opendir(dir);
+        _cleanup_closedir_ DIR *d = opendir(dir);
         if (!d) {
                 if (errno != ENOENT)
                         return -errno;
@@ -60,12 +70,17 @@ int ksm_read(const char *sys_root, KsmSample *ret) {
                 if (de->d_name[0] == '.' || (de->d_type != DT_REG && de->d_type != DT_UNKNOWN))
                         continue;
                 _cleanup_free_ char *buf = NULL;
-                if (read_file_at(dir, de->d_name, &buf, NULL) < 0)
-                        continue; /* write-only or vanished: not a sample */
-                if (ksm_value_parse(de->d_name, buf, &k.values[k.n_values]) == 0)
-                        k.n_values++;
+                r = read_file_at(dir, de->d_name, &buf, NULL);
+                if (r < 0) {
+                        if (r == -ENOENT || ksm_entry_skippable(d, de->d_name))
+                                continue;
+                        return r;
+                }
+                r = ksm_value_parse(de->d_name, buf, &k.values[k.n_values]);
+                if (r < 0)
+                        return r;
+                k.n_values++;
         }
-        closedir(d);
         qsort(k.values, k.n_values, sizeof(k.values[0]), ksm_value_cmp);
         *ret = k;
         return 0;
@@ -102,15 +117,18 @@ int ksm_stat_parse(const char *buf, KsmProcess *ret) {
         return 0;
 }
 
-int ksm_process_read(const char *proc_root, pid_t pid, KsmProcess *ret) {
+int ksm_process_read(const char *proc_root, pid_t pid, KsmProcess *ret, const char **failed_file) {
         _cleanup_free_ char *buf = NULL, *pages_buf = NULL;
         KsmProcess p = {};
 
         int r = read_pid_file(proc_root, pid, "ksm_stat", &buf);
         if (r == 0)
                 (void) ksm_stat_parse(buf, &p); /* 6.1 .. 6.3: only ksm_rmap_items */
-        else if (r != -ENOENT)
+        else if (r != -ENOENT) {
+                if (failed_file && r != -ESRCH)
+                        *failed_file = "ksm_stat";
                 return r;
+        }
 
         /* Before 6.4 merging pages are in their own file (5.19+). */
         if (!p.has_merging) {
@@ -121,8 +139,11 @@ int ksm_process_read(const char *proc_root, pid_t pid, KsmProcess *ret) {
                 if (k == 0) {
                         p.has_merging = true;
                         p.merging_pages = pages;
-                } else if (!p.has_profit)
+                } else if (!p.has_profit) {
+                        if (failed_file && k != -ENOENT && k != -ESRCH)
+                                *failed_file = "ksm_merging_pages";
                         return k;
+                }
         }
         *ret = p;
         return 0;
@@ -132,5 +153,5 @@ uint64_t snapshot_ksm_saved_bytes(const HostSample *h) {
         int64_t sharing;
         if (!h->ksm.present || ksm_sample_get(&h->ksm, "pages_sharing", &sharing) < 0 || sharing < 0)
                 return 0;
-        return (uint64_t) sharing * page_size_bytes();
+        return (uint64_t) sharing * h->page_size_bytes;
 }

@@ -39,7 +39,7 @@ int numa_read(const char *sys_root, NumaSample *ret) {
                 return r;
 
         NumaSample s = {};
-        DIR *d = opendir(dir);
+        _cleanup_closedir_ DIR *d = opendir(dir);
         if (!d) {
                 if (errno != ENOENT)
                         return -errno;
@@ -57,16 +57,22 @@ int numa_read(const char *sys_root, NumaSample *ret) {
                 _cleanup_free_ char *mem = NULL, *cpus = NULL;
 
                 snprintf(rel, sizeof(rel), "%s/meminfo", de->d_name);
-                if (read_file_at(dir, rel, &mem, NULL) < 0 || numa_node_meminfo_parse(mem, &n) < 0)
+                r = read_file_at(dir, rel, &mem, NULL);
+                if (r == -ENOENT)
                         continue;
+                if (r == 0)
+                        r = numa_node_meminfo_parse(mem, &n);
+                if (r < 0)
+                        return r;
                 snprintf(rel, sizeof(rel), "%s/cpulist", de->d_name);
-                if (read_file_at(dir, rel, &cpus, NULL) == 0) {
+                r = read_file_at(dir, rel, &cpus, NULL);
+                if (r == 0) {
                         strscpy(n.cpulist, sizeof(n.cpulist), cpus);
                         n.cpulist[strcspn(n.cpulist, "\n")] = '\0';
-                }
+                } else if (r != -ENOENT)
+                        return r;
                 s.nodes[s.n_nodes++] = n;
         }
-        closedir(d);
         qsort(s.nodes, s.n_nodes, sizeof(s.nodes[0]), numa_node_cmp);
         *ret = s;
         return 0;

@@ -71,7 +71,7 @@ static void prom_host(FILE *f, const Snapshot *s) {
         prom_u64(f, "density_host_anon_bytes", "gauge", "Host AnonPages.", h->mem.anon_bytes);
         prom_u64(f, "density_host_swap_total_bytes", "gauge", "Host SwapTotal.", h->mem.swap_total_bytes);
         prom_u64(f, "density_host_swap_free_bytes", "gauge", "Host SwapFree.", h->mem.swap_free_bytes);
-        prom_u64(f, "density_host_page_size_bytes", "gauge", "Host page size.", page_size_bytes());
+        prom_u64(f, "density_host_page_size_bytes", "gauge", "Host page size.", h->page_size_bytes);
         if (h->mem.has_oom_kill)
                 prom_u64(f, "density_host_oom_kills_total", "counter",
                          "Processes the kernel OOM killer killed on the host (vmstat oom_kill).", h->mem.oom_kill_total);
@@ -173,7 +173,7 @@ static const struct {
 /* Return false where the guest has no such figure. */
 static bool guest_value(const GuestSample *g, GuestField field, double *ret) {
         switch (field) {
-        case G_RSS: *ret = (double) g->rss_bytes; return true;
+        case G_RSS: *ret = (double) g->rss_bytes; return g->has_rss;
         case G_ACTUAL: *ret = (double) g->balloon_actual_bytes; return g->has_balloon;
         case G_MAXIMUM: *ret = (double) g->balloon_maximum_bytes; return g->has_balloon;
         case G_UNUSED: *ret = (double) g->unused_bytes; return g->has_unused;

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "density/cgroup.h"
 #include "density/ksm.h"
@@ -22,45 +23,67 @@ const Roots roots_default = {
         .libvirt_run = "/run/libvirt/qemu",
 };
 
-/* What the sampler remembers per guest between ticks: when the guest's own
- * last_update last moved. */
+/* What the sampler remembers per guest between ticks, for as long as the
+ * hypervisor table lists the guest. */
 typedef struct GuestMemory {
         char uuid[DENSITY_UUID_LEN];
+        /* When the guest's own last_update last moved. */
         int64_t last_update;
         uint64_t changed_usec;
+        /* The last tick's sample_error, to tell a new one. */
+        char sample_error[sizeof(((GuestSample *) NULL)->sample_error)];
         /* The guest's memory cgroup, found once per qemu process: reading
          * /proc/PID/cgroup takes the kernel's cgroup_mutex. */
-        pid_t cgroup_pid;
+        pid_t cgroup_pid;           /* the process the lookup was for, 0: none yet */
         int cgroup_version;
-        char cgroup_dir[256];
+        char cgroup_dir[256];       /* "": none (yet), or not the guest's own */
+        int cgroup_error;           /* the failed lookup's error (not "gone"), 0 if none */
+        uint64_t cgroup_retry_tick; /* look up again at this tick, 0: never */
 } GuestMemory;
 
 struct Sampler {
-        Roots roots;
-        GuestMemory *memory; /* sorted by uuid */
+        Roots roots;         /* page_size resolved */
+        uint64_t ticks;      /* sampler_tick() calls so far */
+        GuestMemory *memory; /* one per guest of the last table, sorted by uuid */
         size_t n_memory;
 };
 
+static size_t roots_page_size(const Roots *roots) {
+        return roots->page_size > 0 ? roots->page_size : page_size_bytes();
+}
+
+/* A host file the kernel may lack: absent is no error. */
+static int host_read_error(int r) {
+        return r == -ENOENT ? 0 : r;
+}
+
 int sample_host(const Roots *roots, HostSample *ret) {
-        HostSample h = {};
+        HostSample h = { .page_size_bytes = roots_page_size(roots) };
         int r = meminfo_read(roots->proc, &h.mem);
         if (r < 0)
                 return r;
         /* The rest is optional: kernels without PSI, KSM, NUMA or a VMs'
-         * cgroup (no guest started yet) simply report less. */
-        (void) psi_read(roots->proc, &h.psi);
-        (void) cgroup_machine_read(roots->cgroup, &h.cgroup);
-        (void) ksm_read(roots->sys, &h.ksm);
-        (void) numa_read(roots->sys, &h.numa);
+         * cgroup (no guest started yet) simply report less. A file that
+         * exists but cannot be read is another matter: say so. */
+        h.errors.psi = host_read_error(psi_read(roots->proc, &h.psi));
+        h.errors.cgroup = host_read_error(cgroup_machine_read(roots->cgroup, &h.cgroup));
+        h.errors.ksm = host_read_error(ksm_read(roots->sys, &h.ksm));
+        h.errors.numa = host_read_error(numa_read(roots->sys, &h.numa));
         *ret = h;
         return 0;
 }
 
+static void pid_file_rel(char *buf, size_t size, const char *name) {
+        snprintf(buf, size, "%s.pid", name);
+}
+
 int sample_guest_pid(const Roots *roots, const char *name, pid_t *ret) {
         char rel[DENSITY_NAME_MAX + 8];
-        snprintf(rel, sizeof(rel), "%s.pid", name);
+        pid_file_rel(rel, sizeof(rel), name);
         uint64_t pid;
         int r = read_u64_at(roots->libvirt_run, rel, &pid);
+        if (r == -ERANGE)
+                r = -EINVAL; /* "max..." or a number past 2^64: not a PID either */
         if (r < 0)
                 return r;
         if (pid == 0 || pid > INT_MAX)
@@ -69,16 +92,36 @@ int sample_guest_pid(const Roots *roots, const char *name, pid_t *ret) {
         return 0;
 }
 
-int sample_pid_rss(const char *proc_root, pid_t pid, uint64_t *ret) {
+int statm_parse(const char *buf, size_t page_size, uint64_t *ret_rss_bytes) {
+        /* "size resident shared text lib data dt", in pages; the first two
+         * fields are at most 20 digits each. */
+        char text[64];
+        strscpy(text, sizeof(text), buf);
+        char *save = NULL;
+        const char *size = strtok_r(text, " \n", &save);
+        const char *resident = size ? strtok_r(NULL, " \n", &save) : NULL;
+        if (!resident)
+                return -EINVAL;
+        uint64_t pages;
+        int r = parse_u64(size, &pages);
+        if (r == 0)
+                r = parse_u64(resident, &pages);
+        if (r < 0)
+                return r;
+        if (page_size == 0)
+                return -EINVAL;
+        if (pages > UINT64_MAX / page_size)
+                return -ERANGE;
+        *ret_rss_bytes = pages * page_size;
+        return 0;
+}
+
+int sample_pid_rss(const char *proc_root, pid_t pid, size_t page_size, uint64_t *ret) {
         _cleanup_free_ char *buf = NULL;
         int r = read_pid_file(proc_root, pid, "statm", &buf);
         if (r < 0)
                 return r;
-        unsigned long long size, resident;
-        if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
-                return -EINVAL;
-        *ret = resident * page_size_bytes();
-        return 0;
+        return statm_parse(buf, page_size, ret);
 }
 
 int sampler_new(const Roots *roots, Sampler **ret) {
@@ -86,6 +129,7 @@ int sampler_new(const Roots *roots, Sampler **ret) {
         if (!s)
                 return -ENOMEM;
         s->roots = *roots;
+        s->roots.page_size = roots_page_size(roots);
         *ret = s;
         return 0;
 }
@@ -109,40 +153,105 @@ static int guest_rss_cmp(const void *a, const void *b) {
         return strcmp(x->name, y->name);
 }
 
-static void sample_guest_numa(const Roots *roots, GuestMemory *mem, GuestSample *g) {
-        if (mem->cgroup_pid != g->pid) {
-                mem->cgroup_pid = g->pid;
-                if (cgroup_pid_memory_dir(roots->proc, g->pid, mem->cgroup_dir, sizeof(mem->cgroup_dir),
-                                          &mem->cgroup_version) < 0 ||
-                    !cgroup_is_guest_dir(mem->cgroup_dir))
-                        mem->cgroup_dir[0] = '\0'; /* no per-guest figures: better none than shared ones */
-        }
+/* A read of /proc/PID/... that failed because the process is gone. */
+static bool pid_gone(int r) {
+        return r == -ENOENT || r == -ESRCH;
+}
+
+/* Say which file of a guest could not be used and why; the first one of a
+ * tick is the one reported. verb: "read" or "parse". */
+static void guest_error(GuestSample *g, const char *verb, const char *root, const char *rel, int r) {
+        if (g->sample_error[0] != '\0')
+                return;
+        char path[PATH_MAX];
+        if (path_join(path, sizeof(path), root, rel) < 0)
+                strscpy(path, sizeof(path), rel);
+        if (snprintf(g->sample_error, sizeof(g->sample_error), "cannot %s %s: %s", verb, path, strerror(-r)) < 0)
+                strscpy(g->sample_error, sizeof(g->sample_error), "cannot read a file of this guest");
+}
+
+static void guest_pid_error(GuestSample *g, const char *proc_root, const char *name, int r) {
+        char rel[64];
+        snprintf(rel, sizeof(rel), "%d/%s", (int) g->pid, name);
+        guest_error(g, "read", proc_root, rel, r);
+}
+
+/* Whether a missing pid file means the guest stopped: only when the
+ * directory that holds pid files is there (a wrong or missing run directory
+ * must not pass for "no guests"). */
+static bool run_dir_exists(const Roots *roots) {
+        struct stat st;
+        return stat(roots->libvirt_run ? roots->libvirt_run : ".", &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void sample_guest_cgroup_lookup(Sampler *s, GuestMemory *mem, pid_t pid) {
+        mem->cgroup_pid = pid;
+        mem->cgroup_dir[0] = '\0';
+        mem->cgroup_error = 0;
+        mem->cgroup_retry_tick = 0;
+        int r = cgroup_pid_memory_dir(s->roots.proc, pid, mem->cgroup_dir, sizeof(mem->cgroup_dir),
+                                      &mem->cgroup_version);
+        if (r < 0) {
+                mem->cgroup_retry_tick = s->ticks + SAMPLE_CGROUP_RETRY_TICKS;
+                if (!pid_gone(r))
+                        mem->cgroup_error = r;
+        } else if (!cgroup_is_guest_dir(mem->cgroup_dir))
+                mem->cgroup_dir[0] = '\0'; /* no per-guest figures: better none than shared ones */
+}
+
+static void sample_guest_numa(Sampler *s, GuestMemory *mem, GuestSample *g) {
+        if (mem->cgroup_pid != g->pid || (mem->cgroup_retry_tick > 0 && s->ticks >= mem->cgroup_retry_tick))
+                sample_guest_cgroup_lookup(s, mem, g->pid);
+        if (mem->cgroup_error < 0)
+                guest_pid_error(g, s->roots.proc, "cgroup", mem->cgroup_error);
         if (mem->cgroup_dir[0] == '\0')
                 return;
 
         char rel[sizeof(mem->cgroup_dir) + 32];
         snprintf(rel, sizeof(rel), "%s/memory.numa_stat", mem->cgroup_dir);
         _cleanup_free_ char *buf = NULL;
-        if (read_file_at(roots->cgroup, rel, &buf, NULL) < 0) {
-                mem->cgroup_pid = 0; /* look again next tick */
+        int r = read_file_at(s->roots.cgroup, rel, &buf, NULL);
+        if (r == -ENOENT) {
+                /* The cgroup went away (or the kernel keeps no numa_stat):
+                 * look the guest's cgroup up again, later. */
+                mem->cgroup_dir[0] = '\0';
+                mem->cgroup_retry_tick = s->ticks + SAMPLE_CGROUP_RETRY_TICKS;
                 return;
         }
-        if (cgroup_numa_stat_parse(buf, mem->cgroup_version, g->nodes, DENSITY_MAX_NODES, &g->n_nodes) < 0)
-                g->n_nodes = 0;
+        if (r < 0) {
+                guest_error(g, "read", s->roots.cgroup, rel, r);
+                return;
+        }
+        r = cgroup_numa_stat_parse(buf, mem->cgroup_version, s->roots.page_size, g->nodes, DENSITY_MAX_NODES,
+                                   &g->n_nodes);
+        if (r < 0)
+                guest_error(g, "parse", s->roots.cgroup, rel, r);
+}
+
+static void sample_guest_ksm(Sampler *s, GuestSample *g) {
+        KsmProcess k;
+        const char *failed = NULL;
+        int r = ksm_process_read(s->roots.proc, g->pid, &k, &failed);
+        if (r < 0) {
+                if (failed) /* not absent, not gone */
+                        guest_pid_error(g, s->roots.proc, failed, r);
+                return;
+        }
+        g->has_ksm = k.has_merging;
+        g->ksm_merging_bytes = k.merging_pages * s->roots.page_size;
+        g->has_ksm_profit = k.has_profit;
+        g->ksm_profit_bytes = k.profit_bytes;
 }
 
 /* Fill one guest from the table entry and /proc. Return: 0, or -ENOENT
- * when the guest stopped in the meantime. */
+ * when the guest stopped in the meantime (pid file or process gone). A file
+ * that exists but cannot be read leaves its figures out and sets
+ * g->sample_error. */
 static int sample_guest(Sampler *s, const VirtDomainStats *d, GuestMemory *mem, uint64_t now,
                         uint64_t stale_after_usec, GuestSample *g) {
         *g = (GuestSample) { .id = d->id };
         strscpy(g->name, sizeof(g->name), d->name);
         strscpy(g->uuid, sizeof(g->uuid), d->uuid);
-
-        if (sample_guest_pid(&s->roots, d->name, &g->pid) < 0)
-                return -ENOENT;
-        if (sample_pid_rss(s->roots.proc, g->pid, &g->rss_bytes) < 0)
-                return -ENOENT;
 
         g->has_balloon = d->has_current;
         g->balloon_actual_bytes = d->current_kib * KIB;
@@ -159,7 +268,9 @@ static int sample_guest(Sampler *s, const VirtDomainStats *d, GuestMemory *mem, 
         g->stats_age_usec = now > d->fetched_usec ? now - d->fetched_usec : 0;
 
         /* Stale: the hypervisor has not answered for this guest lately, or
-         * the guest's own stats clock stopped (driver gone, guest hung). */
+         * the guest's own stats clock stopped (driver gone, guest hung).
+         * The clock is the hypervisor's figure: it is watched whether or not
+         * the guest's files can be read this tick. */
         if (mem->last_update != g->balloon_last_update || mem->changed_usec == 0) {
                 mem->last_update = g->balloon_last_update;
                 mem->changed_usec = now;
@@ -167,14 +278,26 @@ static int sample_guest(Sampler *s, const VirtDomainStats *d, GuestMemory *mem, 
         g->stale = !d->has_last_update || g->stats_age_usec > stale_after_usec ||
                    now - mem->changed_usec > stale_after_usec;
 
-        KsmProcess k;
-        if (ksm_process_read(s->roots.proc, g->pid, &k) == 0) {
-                g->has_ksm = k.has_merging;
-                g->ksm_merging_bytes = k.merging_pages * page_size_bytes();
-                g->has_ksm_profit = k.has_profit;
-                g->ksm_profit_bytes = k.profit_bytes;
+        int r = sample_guest_pid(&s->roots, d->name, &g->pid);
+        if (r == -ENOENT && run_dir_exists(&s->roots))
+                return -ENOENT;
+        if (r < 0) {
+                char rel[DENSITY_NAME_MAX + 8];
+                pid_file_rel(rel, sizeof(rel), d->name);
+                guest_error(g, "read", s->roots.libvirt_run, rel, r);
+                return 0;
         }
-        sample_guest_numa(&s->roots, mem, g);
+
+        r = sample_pid_rss(s->roots.proc, g->pid, s->roots.page_size, &g->rss_bytes);
+        if (pid_gone(r))
+                return -ENOENT;
+        if (r < 0)
+                guest_pid_error(g, s->roots.proc, "statm", r);
+        else
+                g->has_rss = true;
+
+        sample_guest_ksm(s, g);
+        sample_guest_numa(s, mem, g);
         return 0;
 }
 
@@ -187,37 +310,55 @@ int sampler_tick(Sampler *s, const GuestTable *table, uint64_t stale_after_usec,
                 return r;
         snap.hypervisor_connected = table->connected;
         strscpy(snap.hypervisor_error, sizeof(snap.hypervisor_error), table->error);
-        /* A hung hypervisor never fails a call: it never answers. */
-        if (table->round_started_usec > 0 && start > table->round_started_usec &&
-            start - table->round_started_usec > stale_after_usec) {
-                snap.hypervisor_connected = false;
-                snprintf(snap.hypervisor_error, sizeof(snap.hypervisor_error),
-                         "no answer to the bulk stats call for %llu s",
-                         (unsigned long long) ((start - table->round_started_usec) / USEC_PER_SEC));
+        /* A hung hypervisor never fails a call: it never answers. A round
+         * on a large host legitimately runs 10-15 s, but batches keep being
+         * answered: judge the round by the time since its last progress. */
+        if (table->round_started_usec > 0 && start > table->round_started_usec) {
+                uint64_t last = table->round_progress_usec > table->round_started_usec ? table->round_progress_usec
+                                                                                       : table->round_started_usec;
+                snap.hypervisor_round_running_usec = start - table->round_started_usec;
+                if (start > last && start - last > stale_after_usec) {
+                        snap.hypervisor_connected = false;
+                        snprintf(snap.hypervisor_error, sizeof(snap.hypervisor_error),
+                                 "no answer to the bulk stats call for %llu s (round running %llu s)",
+                                 (unsigned long long) ((start - last) / USEC_PER_SEC),
+                                 (unsigned long long) (snap.hypervisor_round_running_usec / USEC_PER_SEC));
+                }
         }
 
         _cleanup_free_ GuestSample *guests = calloc(table->n ? table->n : 1, sizeof(*guests));
         _cleanup_free_ GuestMemory *memory = calloc(table->n ? table->n : 1, sizeof(*memory));
         if (!guests || !memory)
                 return -ENOMEM;
+        s->ticks++;
 
+        /* Every guest the table lists keeps its memory, sampled or not: one
+         * unreadable tick must not reset its staleness clock. */
         size_t n = 0;
         for (size_t i = 0; i < table->n; i++) {
                 const VirtDomainStats *d = &table->domains[i];
-                GuestMemory key = {}, *m = &memory[n];
+                GuestMemory key = {}, *m = &memory[i];
                 strscpy(key.uuid, sizeof(key.uuid), d->uuid);
                 const GuestMemory *old =
                         s->n_memory > 0 ? bsearch(&key, s->memory, s->n_memory, sizeof(key), memory_cmp) : NULL;
                 *m = old ? *old : key;
-                if (sample_guest(s, d, m, start, stale_after_usec, &guests[n]) == 0)
-                        n++;
+
+                GuestSample *g = &guests[n];
+                if (sample_guest(s, d, m, start, stale_after_usec, g) < 0) {
+                        m->sample_error[0] = '\0'; /* stopped: an error after a restart is news */
+                        continue;
+                }
+                g->sample_error_new = g->sample_error[0] != '\0' && strcmp(g->sample_error, m->sample_error) != 0;
+                strscpy(m->sample_error, sizeof(m->sample_error), g->sample_error);
+                n++;
         }
 
-        /* The table is sorted by uuid, so memory is too. */
-        qsort(memory, n, sizeof(*memory), memory_cmp);
+        /* The table is sorted by uuid, so memory is too (sorted anyway:
+         * bsearch depends on it). */
+        qsort(memory, table->n, sizeof(*memory), memory_cmp);
         free(s->memory);
         s->memory = TAKE_PTR(memory);
-        s->n_memory = n;
+        s->n_memory = table->n;
 
         qsort(guests, n, sizeof(*guests), guest_rss_cmp);
         snap.guests = TAKE_PTR(guests);

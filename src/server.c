@@ -202,6 +202,17 @@ static int server_accept(sd_event_source *es, int fd, uint32_t revents, void *us
         return 0;
 }
 
+/* Remove path if it is a socket. Return: 0, -ENOENT, -EEXIST (something
+ * else is there: left alone), or -errno. */
+static int unlink_socket(const char *path) {
+        struct stat st;
+        if (lstat(path, &st) < 0)
+                return -errno;
+        if (!S_ISSOCK(st.st_mode))
+                return -EEXIST;
+        return unlink(path) < 0 ? -errno : 0;
+}
+
 int server_new(sd_event *event, const char *path, ServerHandler handler, void *userdata, Server **ret) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         if (strlen(path) >= sizeof(sa.sun_path))
@@ -217,14 +228,23 @@ int server_new(sd_event *event, const char *path, ServerHandler handler, void *u
                         return -errno;
         }
 
-        /* A socket file left by a crashed daemon is replaced; a live one
+        /* Only a socket is ever replaced: whatever else sits at the path
+         * (a file ControlSocket= names by mistake, a symlink) stays. A
+         * socket file left by a crashed daemon is replaced; a live one
          * means another daemon runs, and we must not steal its socket. */
-        _cleanup_close_ int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (probe < 0)
+        struct stat st;
+        if (lstat(path, &st) == 0) {
+                if (!S_ISSOCK(st.st_mode))
+                        return -EEXIST;
+                _cleanup_close_ int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (probe < 0)
+                        return -errno;
+                if (connect(probe, (struct sockaddr *) &sa, sizeof(sa)) == 0)
+                        return -EADDRINUSE;
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return -errno;
+        } else if (errno != ENOENT)
                 return -errno;
-        if (connect(probe, (struct sockaddr *) &sa, sizeof(sa)) == 0)
-                return -EADDRINUSE;
-        (void) unlink(path);
 
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
@@ -260,7 +280,7 @@ Server *server_free(Server *s) {
         sd_event_source_disable_unref(s->listen_source);
         if (s->fd >= 0) {
                 close(s->fd);
-                unlink(s->path);
+                (void) unlink_socket(s->path);
         }
         sd_event_unref(s->event);
         free(s);

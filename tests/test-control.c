@@ -5,7 +5,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "density/class.h"
 #include "density/control.h"
+#include "density/plan.h"
 #include "density/util.h"
 #include "test-helpers.h"
 
@@ -102,6 +104,7 @@ static Snapshot *snapshot_literal(void) {
                 .sample_duration_usec = 1500,
                 .hypervisor_connected = true,
                 .host = {
+                        .page_size_bytes = 65536,
                         .mem = { .mem_total_bytes = 16384 * MIB, .mem_available_bytes = 8192 * MIB,
                                  .anon_bytes = 4096 * MIB, .swap_total_bytes = 1024 * MIB,
                                  .swap_free_bytes = 512 * MIB },
@@ -117,7 +120,7 @@ static Snapshot *snapshot_literal(void) {
         };
         guests[0] = (GuestSample) {
                 .name = "web-\"1\"", .uuid = "00000000-0000-0000-0000-00000000000a", .id = 1, .pid = 1001,
-                .rss_bytes = 900 * MIB,
+                .has_rss = true, .rss_bytes = 900 * MIB,
                 .has_balloon = true, .balloon_actual_bytes = 1024 * MIB, .balloon_maximum_bytes = 2048 * MIB,
                 .has_usable = true, .usable_bytes = 512 * MIB,
                 .balloon_last_update = 1700000000,
@@ -127,7 +130,7 @@ static Snapshot *snapshot_literal(void) {
         };
         guests[1] = (GuestSample) {
                 .name = "db-with-a-rather-long-name", .uuid = "00000000-0000-0000-0000-00000000000b", .id = 2,
-                .pid = 1002, .rss_bytes = 100 * MIB, .stale = true,
+                .pid = 1002, .has_rss = true, .rss_bytes = 100 * MIB, .stale = true,
         };
         s.guests = guests;
         s.n_guests = 2;
@@ -177,6 +180,7 @@ static void test_status_json(void) {
         json_object *h = get(st, "host");
         CHECK_I64(get_int(h, "mem_total_bytes"), (int64_t) (16384 * MIB));
         CHECK_I64(get_int(h, "swap_free_bytes"), (int64_t) (512 * MIB));
+        CHECK_I64(get_int(h, "page_size_bytes"), 65536); /* the snapshot's, not the running kernel's */
         json_object *cg = get(h, "cgroup");
         CHECK(cg);
         CHECK(get(cg, "limit_bytes") == NULL); /* unlimited */
@@ -186,6 +190,7 @@ static void test_status_json(void) {
         json_object *ksm = get(h, "ksm");
         CHECK(json_object_get_boolean(get(ksm, "present")));
         CHECK_I64(get_int(get(ksm, "files"), "pages_sharing"), 5000);
+        CHECK_I64(get_int(ksm, "saved_bytes"), 327680000); /* 5000 pages of 64 KiB */
         CHECK_STR(json_object_get_string(get(get(ksm, "files"), "advisor_mode")), "none");
         CHECK_I64(json_object_array_length(get(h, "numa")), 1);
 
@@ -392,12 +397,91 @@ static void test_call(void) {
         test_rm_rf(dir);
 }
 
+/* What the control plane adds: class and facts per guest, in-flight kinds,
+ * the latest decisions, and the notes the table draws from them. */
+static void test_status_control_plane(void) {
+        static GuestSample g[4];
+        g[0] = (GuestSample) { .name = "meta", .uuid = "00000000-0000-0000-0000-000000000001", .has_rss = true,
+                               .rss_bytes = MIB, .class_name = "batch", .class_source = CLASS_SOURCE_METADATA,
+                               .actions_in_flight = (1u << ACTION_BALLOON) | (1u << ACTION_SAVE),
+                               .facts = { .known = true, .persistent = true, .has_balloon = true,
+                                          .balloon_model = "virtio", .balloon_period_sec = 2,
+                                          .max_memory_bytes = 256 * MIB, .metadata_class = "batch" } };
+        g[1] = (GuestSample) { .name = "nob", .uuid = "00000000-0000-0000-0000-000000000002", .has_rss = true,
+                               .class_name = "default",
+                               .facts = { .known = true, .persistent = false, .balloon_model = "none",
+                                          .vcpu_pinned = true, .numatune = true, .numatune_mode = "strict",
+                                          .numatune_nodeset = "0" } };
+        g[2] = (GuestSample) { .name = "unknown", .uuid = "00000000-0000-0000-0000-000000000003",
+                               .class_name = "default", .class_source = CLASS_SOURCE_METADATA_UNKNOWN,
+                               .sample_error = "cannot read /run/libvirt/qemu/unknown.pid: Permission denied",
+                               .facts = { .error = "virDomainGetXMLDesc: no domain" } };
+        Snapshot snap = { .timestamp_usec = 1700000000000000, .host = { .page_size_bytes = 4096 },
+                          .hypervisor_connected = true, .hypervisor_round_running_usec = 2500000,
+                          .n_guests = 3, .guests = g };
+        JournalEntry dec[2] = {
+                { .id = 7, .result = RESULT_DONE, .planned_usec = 1700000000000000, .started_usec = 1700000000010000,
+                  .finished_usec = 1700000000120000,
+                  .action = action_balloon("balloon", &g[0], 200 * MIB, "host available %d MiB < %d MiB", 412, 600) },
+                { .id = 8, .result = RESULT_FAILED, .late = true, .message = "libvirt: boom",
+                  .action = action_guest("shed", ACTION_SAVE, &g[1], "transient") },
+        };
+        ControlDaemonInfo in = info;
+        in.dry_run = true;
+        in.actions_in_flight = 2;
+        in.decisions = dec;
+        in.n_decisions = 2;
+        json_object *st = control_status_json(&snap, &in);
+        CHECK(st);
+        json_object *d = get(st, "daemon");
+        CHECK(json_object_get_boolean(get(d, "dry_run")));
+        CHECK_I64(get_int(d, "actions_in_flight"), 2);
+        json_object *gs = get(st, "guests");
+        json_object *m = json_object_array_get_idx(gs, 0);
+        CHECK_STR(json_object_get_string(get(m, "class")), "batch");
+        CHECK_STR(json_object_get_string(get(m, "class_source")), "metadata");
+        CHECK(json_object_get_boolean(get(get(m, "facts"), "balloon")));
+        CHECK_STR(json_object_get_string(get(get(m, "facts"), "metadata_class")), "batch");
+        CHECK_I64(json_object_array_length(get(m, "actions_in_flight")), 2);
+        CHECK_STR(json_object_get_string(json_object_array_get_idx(get(m, "actions_in_flight"), 1)), "save");
+        json_object *nob = json_object_array_get_idx(gs, 1);
+        CHECK(!json_object_get_boolean(get(get(nob, "facts"), "persistent")));
+        CHECK_STR(json_object_get_string(get(get(nob, "facts"), "numatune")), "strict");
+        json_object *unk = json_object_array_get_idx(gs, 2);
+        CHECK(!json_object_get_boolean(get(get(unk, "facts"), "known")));
+        CHECK_STR(json_object_get_string(get(get(unk, "facts"), "error")), "virDomainGetXMLDesc: no domain");
+        CHECK(json_object_is_type(get(unk, "rss_bytes"), json_type_null));
+        json_object *entries = get(get(st, "decisions"), "entries");
+        CHECK_I64(json_object_array_length(entries), 2);
+        json_object *e0 = json_object_array_get_idx(entries, 0);
+        CHECK_STR(json_object_get_string(get(e0, "what")), "balloon meta to 200 MiB");
+        CHECK_STR(json_object_get_string(get(e0, "result")), "done");
+        CHECK_I64(get_int(e0, "bytes"), 200 * MIB);
+        CHECK_STR(json_object_get_string(get(e0, "reason")), "host available 412 MiB < 600 MiB");
+
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        CHECK_OK(control_status_print_table(f, st));
+        fclose(f);
+        CHECK_CONTAINS(text, " batch ");
+        CHECK_CONTAINS(text, "acting");
+        CHECK_CONTAINS(text, "no balloon, transient, pinned by hand");
+        CHECK_CONTAINS(text, "facts unknown, unreadable, metadata class undefined");
+        CHECK_CONTAINS(text, "Recent decisions (dry run: nothing changed)");
+        CHECK_CONTAINS(text, "balloon  done     balloon meta to 200 MiB: host available 412 MiB < 600 MiB\n");
+        CHECK_CONTAINS(text, "shed     late failed save nob (managed save): transient; libvirt: boom\n");
+        free(text);
+        json_object_put(st);
+}
+
 int main(void) {
         RUN(test_commands);
         RUN(test_request_parse);
         RUN(test_status_json);
         RUN(test_status_json_bare);
         RUN(test_print_table);
+        RUN(test_status_control_plane);
         RUN(test_replies);
         RUN(test_call);
         return 0;

@@ -77,8 +77,8 @@ static void test_read_6_1(void) {
         CHECK(ksm_sample_get(&k, "general_profit", &v) == -ENOENT);
         CHECK(!find(&k, "ksm_zero_pages"));
 
-        HostSample h = { .ksm = k };
-        CHECK_U64(snapshot_ksm_saved_bytes(&h), 9000 * page_size_bytes());
+        HostSample h = { .page_size_bytes = 4096, .ksm = k };
+        CHECK_U64(snapshot_ksm_saved_bytes(&h), 36864000); /* 9000 pages of 4 KiB */
 }
 
 static void test_read_6_18(void) {
@@ -126,8 +126,46 @@ static void test_read_6_18(void) {
         CHECK_I64(v, 40);
         CHECK(ksm_sample_get(&k, "advisor_mode", &v) == -ENOENT); /* not a number */
 
-        HostSample h = { .ksm = k };
-        CHECK_U64(snapshot_ksm_saved_bytes(&h), 5000 * page_size_bytes());
+        HostSample h = { .page_size_bytes = 4096, .ksm = k };
+        CHECK_U64(snapshot_ksm_saved_bytes(&h), 20480000); /* 5000 pages of 4 KiB */
+        h.page_size_bytes = 65536;
+        CHECK_U64(snapshot_ksm_saved_bytes(&h), 327680000); /* of 64 KiB */
+        /* No page size (a HostSample not made by sample_host()): no figure
+         * in bytes, and KSM is not counted as saving anything. */
+        h.page_size_bytes = 0;
+        CHECK_U64(snapshot_ksm_saved_bytes(&h), 0);
+}
+
+/* A 64 KiB-page ARM64 host: the same counters, 16 times the bytes of x86. */
+static void test_read_arm64_64k(void) {
+        KsmSample k;
+        CHECK_OK(ksm_read(fx("host-arm64-64k/sys"), &k));
+        CHECK(k.present);
+        CHECK_U64(k.n_values, 19);
+        int64_t v;
+        CHECK_OK(ksm_sample_get(&k, "pages_sharing", &v));
+        CHECK_I64(v, 150000);
+        CHECK_OK(ksm_sample_get(&k, "general_profit", &v));
+        CHECK_I64(v, INT64_C(9828928000)); /* bytes already */
+
+        HostSample h = { .page_size_bytes = 65536, .ksm = k };
+        CHECK_U64(snapshot_ksm_saved_bytes(&h), UINT64_C(9830400000));
+
+        KsmProcess p;
+        CHECK_OK(ksm_process_read(fx("host-arm64-64k/proc"), 3101, &p, NULL));
+        CHECK(p.has_merging);
+        CHECK_U64(p.merging_pages, 1000); /* pages: the sampler converts them */
+        CHECK(p.has_profit);
+        CHECK_I64(p.profit_bytes, 65414400);
+}
+
+/* A KSM file that exists but is empty is an error, not "KSM absent". */
+static void test_read_unreadable(void) {
+        KsmSample k, before;
+        POISON(k);
+        before = k;
+        CHECK(ksm_read(fx("host-unreadable/sys"), &k) == -EINVAL); /* pages_sharing is empty */
+        CHECK(memcmp(&k, &before, sizeof(k)) == 0);
 }
 
 static void test_read_absent(void) {
@@ -176,7 +214,7 @@ static void test_stat_parse(void) {
 
 static void test_process_read(void) {
         KsmProcess p;
-        CHECK_OK(ksm_process_read(fx("host-v2/proc"), 1001, &p));
+        CHECK_OK(ksm_process_read(fx("host-v2/proc"), 1001, &p, NULL));
         CHECK(p.has_merging);
         CHECK_U64(p.merging_pages, 300);
         CHECK(p.has_profit);
@@ -185,8 +223,19 @@ static void test_process_read(void) {
         KsmProcess before;
         POISON(p);
         before = p;
-        CHECK(ksm_process_read(fx("host-v2/proc"), 1004, &p) == -ENOENT); /* no KSM files */
-        CHECK(ksm_process_read(fx("host-v2/proc"), 1003, &p) == -ENOENT); /* no such process */
+        const char *failed = NULL;
+        CHECK(ksm_process_read(fx("host-v2/proc"), 1004, &p, &failed) == -ENOENT); /* no KSM files */
+        CHECK(ksm_process_read(fx("host-v2/proc"), 1003, &p, &failed) == -ENOENT); /* no such process */
+        CHECK(failed == NULL); /* absent is not unreadable */
+        CHECK(memcmp(&p, &before, sizeof(p)) == 0);
+
+        /* Files that exist but cannot be read or parsed: which one says so. */
+        CHECK(ksm_process_read(fx("host-unreadable/proc"), 3002, &p, &failed) == -EISDIR);
+        CHECK_STR(failed, "ksm_stat");
+        failed = NULL;
+        CHECK(ksm_process_read(fx("host-unreadable/proc"), 3003, &p, &failed) == -EINVAL);
+        CHECK_STR(failed, "ksm_merging_pages");
+        CHECK(ksm_process_read(fx("host-unreadable/proc"), 3003, &p, NULL) == -EINVAL);
         CHECK(memcmp(&p, &before, sizeof(p)) == 0);
 }
 
@@ -194,7 +243,7 @@ static void test_process_read(void) {
 static void test_process_read_5_19(void) {
         KsmProcess p;
         POISON(p);
-        CHECK_OK(ksm_process_read(fx("proc-5.19"), 3001, &p));
+        CHECK_OK(ksm_process_read(fx("proc-5.19"), 3001, &p, NULL));
         CHECK(p.has_merging);
         CHECK_U64(p.merging_pages, 250);
         CHECK(!p.has_profit);
@@ -205,7 +254,7 @@ static void test_process_read_5_19(void) {
 static void test_process_read_merging_pages_fallback(void) {
         KsmProcess p;
         POISON(p);
-        int r = ksm_process_read(fx("host-v1/proc"), 2001, &p);
+        int r = ksm_process_read(fx("host-v1/proc"), 2001, &p, NULL);
         if (r < 0)
                 TEST_FAIL("ksm_process_read on a 6.1 process (ksm_stat without ksm_merging_pages, "
                           "ksm_merging_pages file present) returned %d (%s)",
@@ -221,6 +270,8 @@ int main(int argc, char **argv) {
         RUN(test_read_6_1);
         RUN(test_read_6_18);
         RUN(test_read_absent);
+        RUN(test_read_arm64_64k);
+        RUN(test_read_unreadable);
         RUN(test_stat_parse);
         RUN(test_process_read);
         RUN(test_process_read_5_19);

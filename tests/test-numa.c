@@ -48,6 +48,27 @@ static void test_sorted_by_number(void) {
         CHECK_STR(s.nodes[2].cpulist, "10");
 }
 
+/* Node meminfo counts kB whatever the page size (a 64 KiB-page ARM64 host). */
+static void test_arm64_64k(void) {
+        NumaSample s;
+        CHECK_OK(numa_read(fx("host-arm64-64k/sys"), &s));
+        CHECK_U64(s.n_nodes, 2);
+        CHECK_U64(s.nodes[0].mem_total_bytes, UINT64_C(263983680) * KIB);
+        CHECK_U64(s.nodes[0].mem_free_bytes, UINT64_C(100663296) * KIB);
+        CHECK_U64(s.nodes[1].mem_free_bytes, UINT64_C(100663232) * KIB);
+        CHECK_STR(s.nodes[1].cpulist, "96-191");
+}
+
+/* A node whose meminfo does not parse is an error: leaving the node out
+ * would make its memory vanish from the host's figures. */
+static void test_unreadable(void) {
+        NumaSample s, before;
+        POISON(s);
+        before = s;
+        CHECK(numa_read(fx("host-unreadable/sys"), &s) == -EINVAL);
+        CHECK(memcmp(&s, &before, sizeof(s)) == 0);
+}
+
 static void test_no_numa(void) {
         NumaSample s;
         POISON(s);
@@ -64,5 +85,7 @@ int main(int argc, char **argv) {
         RUN(test_two_nodes);
         RUN(test_sorted_by_number);
         RUN(test_no_numa);
+        RUN(test_arm64_64k);
+        RUN(test_unreadable);
         return 0;
 }

@@ -106,6 +106,74 @@ static void test_address_in_use(sd_event *e) {
         CHECK(other == NULL);
 }
 
+/* Only a socket is ever replaced: a regular file at the path (root's
+ * ControlSocket= pointing at the wrong file) survives, and so does a
+ * symlink; a socket left by a crashed daemon is replaced. */
+static void test_path_not_a_socket(sd_event *e, const char *dir) {
+        unsigned calls = 0;
+        Server *s = NULL;
+        char path[256];
+
+        snprintf(path, sizeof(path), "%s/precious.conf", dir);
+        FILE *f = fopen(path, "w");
+        CHECK(f);
+        fputs("keep me\n", f);
+        CHECK(fclose(f) == 0);
+        CHECK(server_new(e, path, echo_handler, &calls, &s) == -EEXIST);
+        CHECK(s == NULL);
+        char buf[64] = "";
+        f = fopen(path, "r");
+        CHECK(f);
+        CHECK(fgets(buf, sizeof(buf), f));
+        fclose(f);
+        CHECK_STR(buf, "keep me\n");
+
+        char link[256];
+        snprintf(link, sizeof(link), "%s/link.sock", dir);
+        CHECK_OK(symlink(path, link));
+        CHECK(server_new(e, link, echo_handler, &calls, &s) == -EEXIST);
+        struct stat st;
+        CHECK_OK(lstat(link, &st));
+        CHECK(S_ISLNK(st.st_mode));
+
+        snprintf(path, sizeof(path), "%s/subdir", dir);
+        CHECK_OK(mkdir(path, 0755));
+        CHECK(server_new(e, path, echo_handler, &calls, &s) == -EEXIST);
+        CHECK_OK(stat(path, &st));
+        CHECK(S_ISDIR(st.st_mode));
+}
+
+static void test_stale_socket_replaced(sd_event *e, const char *dir) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s/stale.sock", dir);
+
+        /* A daemon that died without cleaning up: the socket file stays,
+         * nobody listens. */
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        strscpy(sa.sun_path, sizeof(sa.sun_path), path);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        CHECK(fd >= 0);
+        CHECK_OK(bind(fd, (struct sockaddr *) &sa, sizeof(sa)));
+        close(fd);
+        struct stat before;
+        CHECK_OK(lstat(path, &before));
+        CHECK(S_ISSOCK(before.st_mode));
+
+        unsigned calls = 0;
+        Server *s = NULL;
+        CHECK_OK(server_new(e, path, echo_handler, &calls, &s));
+        struct stat after;
+        CHECK_OK(lstat(path, &after));
+        CHECK(S_ISSOCK(after.st_mode));
+        CHECK((after.st_mode & 0777) == 0666);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        CHECK(fd >= 0);
+        CHECK_OK(connect(fd, (struct sockaddr *) &sa, sizeof(sa))); /* someone listens now */
+        close(fd);
+        CHECK(server_free(s) == NULL);
+        CHECK(access(path, F_OK) < 0);
+}
+
 int main(void) {
         char *dir = test_mkdtemp();
         snprintf(sock_path, sizeof(sock_path), "%s/run/densityd.sock", dir); /* parent made by server_new */
@@ -121,6 +189,8 @@ int main(void) {
 
         RUN_ARGS(test_requests, e, &calls);
         RUN_ARGS(test_address_in_use, e);
+        RUN_ARGS(test_path_not_a_socket, e, dir);
+        RUN_ARGS(test_stale_socket_replaced, e, dir);
 
         CHECK(server_free(s) == NULL);
         CHECK(access(sock_path, F_OK) < 0); /* socket file removed */

@@ -6,7 +6,9 @@
 #include "density/snapshot.h"
 
 /* Find and read the VMs' cgroup. Return: 0 with ret->version 1 or 2,
- * -ENOENT when no VMs' cgroup exists yet (no guest ever ran), or -errno. */
+ * -ENOENT when no VMs' cgroup exists yet (no guest ever ran), or -errno when
+ * one of its files exists but cannot be read or parsed (an unreadable limit
+ * must not pass for "no limit"). */
 int cgroup_machine_read(const char *cgroup_root, CgroupSample *ret);
 
 /**
@@ -28,7 +30,9 @@ int cgroup_pid_memory_dir(const char *proc_root, pid_t pid, char *ret, size_t si
 bool cgroup_is_guest_dir(const char *dir);
 
 /* Parse memory.numa_stat. v1 counts pages ("hierarchical_total=" or
- * "total="), v2 counts bytes (anon + file per node). Nodes with 0 bytes are
- * left out. Return: 0, -EINVAL, or -E2BIG (more nodes than max; ret
- * then holds the first max). */
-int cgroup_numa_stat_parse(const char *buf, int version, GuestNodeBytes *ret, size_t max, size_t *ret_n);
+ * "total="), converted with page_size (bytes); v2 counts bytes (anon + file
+ * per node). Nodes with 0 bytes are left out. Return: 0, -EINVAL, or -E2BIG
+ * (more nodes than max); on failure ret may hold partial figures, ret_n is
+ * untouched. */
+int cgroup_numa_stat_parse(const char *buf, int version, size_t page_size, GuestNodeBytes *ret, size_t max,
+                           size_t *ret_n);

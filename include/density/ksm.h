@@ -11,7 +11,10 @@
 int ksm_value_parse(const char *name, const char *buf, KsmValue *ret);
 
 /* Read every regular file in sys_root/kernel/mm/ksm. A missing directory
- * gives ret->present = false and returns 0. Return: 0 or -errno. */
+ * gives ret->present = false and returns 0; files without any read
+ * permission (write-only knobs) and files that vanish are skipped.
+ * Return: 0, or -errno when the directory or a file in it exists but cannot
+ * be read (-EINVAL: a file is empty); ret is then untouched. */
 int ksm_read(const char *sys_root, KsmSample *ret);
 
 typedef struct KsmProcess {
@@ -24,6 +27,11 @@ typedef struct KsmProcess {
 /* Parse /proc/PID/ksm_stat. Return: 0 or -EINVAL (no known field). */
 int ksm_stat_parse(const char *buf, KsmProcess *ret);
 
-/* Read a process's KSM figures. Return: 0, -ENOENT (no such process or
- * kernel without per-process KSM files), or -errno. */
-int ksm_process_read(const char *proc_root, pid_t pid, KsmProcess *ret);
+/* Read a process's KSM figures (merging_pages is a page count: the caller
+ * converts it with the host's page size).
+ * @failed_file: may be NULL; on a failure other than -ENOENT/-ESRCH it is set
+ *     to the file below proc_root/PID that exists but could not be read or
+ *     parsed ("ksm_stat" or "ksm_merging_pages")
+ * Return: 0, -ENOENT (no such process, or a kernel without per-process KSM
+ * files), -ESRCH (the process exited while we read), or -errno. */
+int ksm_process_read(const char *proc_root, pid_t pid, KsmProcess *ret, const char **failed_file);

@@ -7,5 +7,8 @@
 int numa_node_meminfo_parse(const char *buf, NumaNode *node);
 
 /* Read all nodes, sorted by id. A host without the node directory (no
- * CONFIG_NUMA) gives n_nodes = 0 and returns 0. Return: 0 or -errno. */
+ * CONFIG_NUMA) gives n_nodes = 0 and returns 0; a node that vanishes while
+ * we read (memory hot-unplug) is left out. Return: 0, or -errno when the
+ * directory or a node's meminfo or cpulist exists but cannot be read or
+ * parsed (-EINVAL); ret is then untouched. */
 int numa_read(const char *sys_root, NumaSample *ret);

@@ -17,17 +17,33 @@ typedef struct Roots {
 
 extern const Roots roots_default;
 
-/* Host figures. Files a kernel lacks leave their part zero ("has_*" false);
- * only a missing meminfo is an error. Return: 0 or -errno. */
+/* Host figures; ret->page_size_bytes is roots->page_size, or the running
+ * kernel's when that is 0. Files a kernel lacks leave their part zero
+ * ("has_*" false). PSI, cgroup, KSM and NUMA files that exist but cannot be
+ * read or parsed leave their part zero too, and ret->errors says why; only
+ * an unreadable meminfo fails the call. Return: 0 or -errno. */
 int sample_host(const Roots *roots, HostSample *ret);
 
-/* A guest's qemu PID from libvirt's pid file. Return: 0, -ENOENT, -errno. */
+/* A guest's qemu PID from libvirt's pid file (roots->libvirt_run/NAME.pid).
+ * Return: 0, -ENOENT (no pid file), -EINVAL (its text is not a PID), or
+ * -errno. */
 int sample_guest_pid(const Roots *roots, const char *name, pid_t *ret);
 
-/* Host-side RSS of a process (/proc/PID/statm). Return: 0, -ENOENT, -errno. */
-int sample_pid_rss(const char *proc_root, pid_t pid, uint64_t *ret);
+/* Parse /proc/PID/statm: resident pages (the second field) times page_size
+ * (bytes). Return: 0, -EINVAL (not two unsigned numbers, or page_size 0), or
+ * -ERANGE. */
+int statm_parse(const char *buf, size_t page_size, uint64_t *ret_rss_bytes);
+
+/* Host-side RSS of a process (/proc/PID/statm), pages converted with
+ * page_size. Return: 0, -ENOENT or -ESRCH (the process is gone), -EINVAL
+ * (statm does not parse), or -errno. */
+int sample_pid_rss(const char *proc_root, pid_t pid, size_t page_size, uint64_t *ret);
 
 typedef struct Sampler Sampler;
+
+/* Ticks between a failed memory cgroup lookup of a guest and the next try
+ * (50 s at the default 5 s interval). */
+#define SAMPLE_CGROUP_RETRY_TICKS 10
 
 int sampler_new(const Roots *roots, Sampler **ret);
 Sampler *sampler_free(Sampler *s);
@@ -40,7 +56,23 @@ Sampler *sampler_free(Sampler *s);
  *     a hypervisor call running longer than this counts as disconnected
  * @ret: filled on success; previous contents are not freed
  *
- * Guests whose qemu process is gone are left out (they stopped between the
- * hypervisor's answer and now). Return: 0 or -errno (host meminfo unreadable).
+ * Absent and unreadable are kept apart. A guest whose pid file does not
+ * exist (while the run directory does) or whose qemu process is gone stopped
+ * between the hypervisor's answer and now: it is left out. A guest with a
+ * file that exists but cannot be read or parsed (pid file, statm, KSM, cgroup
+ * or numa_stat files) is kept without those figures (has_rss false for the
+ * pid file and statm), sample_error says which file and why, and
+ * sample_error_new is true on the tick the error first appears or changes,
+ * so the caller can log it once.
+ *
+ * What the sampler remembers per guest (when its stats clock last moved,
+ * its memory cgroup, its last error) lives as long as the table lists the
+ * guest, whether or not its files could be read this tick. A guest's memory
+ * cgroup is looked up once per qemu process; a lookup that fails is tried
+ * again SAMPLE_CGROUP_RETRY_TICKS ticks later (reading /proc/PID/cgroup takes
+ * the kernel's cgroup_mutex, so not every tick), while a cgroup shared by
+ * many guests (not the guest's own) stays ignored for the process's life.
+ *
+ * Return: 0 or -errno (host meminfo unreadable).
  */
 int sampler_tick(Sampler *s, const GuestTable *table, uint64_t stale_after_usec, Snapshot *ret);

@@ -34,12 +34,15 @@ typedef struct Server Server;
  * server_new() - listen on a Unix socket, mode 0666 (peers are told apart
  * by their credentials, not by the file mode).
  * @path: socket path; its parent directory is created (0755) if missing. A
- *        stale socket file is replaced; a live one (another daemon) is not.
+ *        stale socket file is replaced; a live one (another daemon) is not,
+ *        and anything that is not a socket (a regular file, a directory, a
+ *        symlink) is never removed.
  *
- * Return: 0, -EADDRINUSE when another daemon listens there, or -errno.
+ * Return: 0, -EADDRINUSE when another daemon listens there, -EEXIST when
+ * something other than a socket exists at @path, or -errno.
  */
 int server_new(sd_event *event, const char *path, ServerHandler handler, void *userdata, Server **ret);
 
-/* Close every connection and the listener, remove the socket file; accepts
- * NULL. Return: NULL. */
+/* Close every connection and the listener, remove the socket file (if a
+ * socket is still what is there); accepts NULL. Return: NULL. */
 Server *server_free(Server *s);

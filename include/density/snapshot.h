@@ -73,7 +73,8 @@ typedef struct NumaSample {
 } NumaSample;
 
 /* Why a host file that exists could not be read (not "absent": a kernel
- * without PSI, KSM or NUMA, or no VMs' cgroup yet, gives 0 here). */
+ * without PSI, KSM or NUMA, or no VMs' cgroup yet, gives 0 here). A part
+ * with an error is left zero: unknown, not empty. */
 typedef struct HostReadErrors {
         int psi;     /* 0 or -errno (-EACCES, -EINVAL for unparsable text, ...) */
         int cgroup;
@@ -82,7 +83,8 @@ typedef struct HostReadErrors {
 } HostReadErrors;
 
 typedef struct HostSample {
-        size_t page_size_bytes;  /* the host's page size: every page count is converted with it */
+        size_t page_size_bytes;  /* the host's page size: every page count is converted with it;
+                                  * 0 only in a HostSample not made by sample_host() */
         HostReadErrors errors;
         MeminfoSample mem;
         PsiSample psi;
@@ -130,10 +132,13 @@ typedef struct GuestSample {
         int id;                       /* libvirt domain id */
         pid_t pid;                    /* qemu process */
 
-        bool has_rss;                 /* false: statm exists but could not be read (sample_error) */
+        bool has_rss;                 /* false: the pid file or statm exists but could not be read (sample_error) */
         uint64_t rss_bytes;           /* host-side, /proc/PID/statm */
-        char sample_error[128];       /* a file of this guest that exists but could not be read */
-        bool sample_error_new;        /* the error first appeared (or changed) on this tick: log it once */
+        /* The first file of this guest that exists but could not be read
+         * or parsed, and why ("cannot read /run/libvirt/qemu/a.pid:
+         * Permission denied"), "" if none. Its figures are left out. */
+        char sample_error[256];
+        bool sample_error_new;        /* sample_error is set and was not this guest's error on the tick before */
 
         bool has_balloon;             /* balloon figures below are from the guest */
         uint64_t balloon_actual_bytes;
@@ -180,7 +185,10 @@ typedef struct Snapshot {
 /* Free the guest array and reset; accepts NULL. */
 void snapshot_clear(Snapshot *s);
 
-/* Bytes KSM saves: pages_sharing * h->page_size_bytes; 0 if KSM is absent. */
+/* Bytes KSM saves: pages_sharing * h->page_size_bytes; 0 if KSM is absent,
+ * and 0 when h->page_size_bytes is 0 (a HostSample not made by
+ * sample_host(): a page count without a page size is no figure in bytes, and
+ * counting KSM as saving nothing errs on the safe side). */
 uint64_t snapshot_ksm_saved_bytes(const HostSample *h);
 
 /* Look up a numeric KSM value by file name. Return: 0 or -ENOENT. */

@@ -2,6 +2,7 @@
  * below an injectable root, number parsing, clocks and the runtime page size. */
 #pragma once
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,16 +28,24 @@ static inline void fclosep(FILE **f) {
         if (*f)
                 fclose(*f);
 }
+static inline void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define _cleanup_free_ _cleanup_(freep)
 #define _cleanup_close_ _cleanup_(closep)
 #define _cleanup_fclose_ _cleanup_(fclosep)
+#define _cleanup_closedir_ _cleanup_(closedirp)
 
 /* Hand ownership out of a cleanup variable: *ret = TAKE_PTR(p). */
 #define TAKE_PTR(p) ({ __typeof__(p) _p = (p); (p) = NULL; _p; })
 #define TAKE_FD(fd) ({ int _fd = (fd); (fd) = -1; _fd; })
 
-/* The kernel's page size, read once (hosts may run 4 KiB or 64 KiB pages). */
+/* The running kernel's page size, read once (hosts may run 4 KiB or 64 KiB
+ * pages). Only the defaulting of Roots.page_size calls this: everything that
+ * converts pages takes the page size as an argument, so tests can pose as a
+ * host with other pages. */
 size_t page_size_bytes(void);
 
 /* CLOCK_MONOTONIC and CLOCK_REALTIME in microseconds. */
