@@ -87,7 +87,8 @@ void plan_clear(Plan *p) {
         *p = (Plan) {};
 }
 
-static Action action_start(const char *controller, ActionKind kind, const GuestSample *g, const char *fmt,
+__attribute__((format(printf, 4, 0))) static Action action_start(const char *controller, ActionKind kind,
+                                                              const GuestSample *g, const char *fmt,
                            va_list ap) {
         Action a = { .kind = kind };
         strscpy(a.controller, sizeof(a.controller), controller);
