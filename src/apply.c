@@ -100,11 +100,7 @@ int applier_new(const VirtOps *ops, void *ops_userdata, Journal *journal, Applie
         }
         pthread_mutex_init(&a->lock, NULL);
         pthread_mutex_init(&a->connect_lock, NULL);
-        pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&a->wake, &attr);
-        pthread_condattr_destroy(&attr);
+        cond_init_monotonic(&a->wake);
         *ret = a;
         return 0;
 }

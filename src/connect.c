@@ -110,27 +110,18 @@ static int connector_start(Connector *c, const char *uri) {
         if (!a)
                 return -ENOMEM;
         pthread_mutex_init(&a->lock, NULL);
-        pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&a->done_cond, &attr);
-        pthread_condattr_destroy(&attr);
+        cond_init_monotonic(&a->done_cond);
         a->refs = 2; /* the connector and the thread */
         strscpy(a->uri, sizeof(a->uri), uri);
         a->started_usec = now_monotonic_usec();
         a->ops = c->ops;
         a->ops_userdata = c->ops_userdata;
 
-        pthread_t t;
-        pthread_attr_t tattr;
-        pthread_attr_init(&tattr);
-        pthread_attr_setdetachstate(&tattr, PTHREAD_CREATE_DETACHED);
-        int k = pthread_create(&t, &tattr, attempt_main, a);
-        pthread_attr_destroy(&tattr);
-        if (k != 0) {
+        int k = thread_start_detached(attempt_main, a);
+        if (k < 0) {
                 a->refs = 1;
                 attempt_unref(a);
-                return -k;
+                return k;
         }
         c->attempts[c->n++] = a;
         return 0;
@@ -181,8 +172,7 @@ int connector_open(Connector *c, const char *uri, uint64_t wait_usec, VirtConn *
 
         newest = c->attempts[c->n - 1];
         uint64_t deadline = now_monotonic_usec() + wait_usec;
-        struct timespec ts = { .tv_sec = (time_t) (deadline / USEC_PER_SEC),
-                               .tv_nsec = (long) (deadline % USEC_PER_SEC) * 1000 };
+        struct timespec ts = usec_to_timespec(deadline);
         pthread_mutex_lock(&newest->lock);
         while (!newest->done)
                 if (pthread_cond_timedwait(&newest->done_cond, &newest->lock, &ts) != 0)

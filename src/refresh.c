@@ -56,11 +56,7 @@ int refresher_new(const VirtOps *ops, void *userdata, const char *uri, uint64_t 
                 return k;
         }
         pthread_mutex_init(&r->lock, NULL);
-        pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&r->wake, &attr);
-        pthread_condattr_destroy(&attr);
+        cond_init_monotonic(&r->wake);
         *ret = r;
         return 0;
 }
@@ -253,8 +249,7 @@ static void *refresher_main(void *arg) {
                                  * beside it after CONNECT_RETRY_USEC). */
                         if (r->stop || r->uri_changed || r->connecting || now_monotonic_usec() >= deadline)
                                 break;
-                        struct timespec ts = { .tv_sec = (time_t) (deadline / USEC_PER_SEC),
-                                               .tv_nsec = (long) (deadline % USEC_PER_SEC) * 1000 };
+                        struct timespec ts = usec_to_timespec(deadline);
                         pthread_cond_timedwait(&r->wake, &r->lock, &ts);
                 }
                 bool stop = r->stop;

@@ -34,6 +34,29 @@ uint64_t now_realtime_usec(void) {
         return clock_usec(CLOCK_REALTIME);
 }
 
+void cond_init_monotonic(pthread_cond_t *c) {
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(c, &attr);
+        pthread_condattr_destroy(&attr);
+}
+
+struct timespec usec_to_timespec(uint64_t usec) {
+        return (struct timespec) { .tv_sec = (time_t) (usec / USEC_PER_SEC),
+                                   .tv_nsec = (long) (usec % USEC_PER_SEC) * 1000 };
+}
+
+int thread_start_detached(void *(*fn)(void *), void *arg) {
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int k = pthread_create(&t, &attr, fn, arg);
+        pthread_attr_destroy(&attr);
+        return -k;
+}
+
 int path_join(char *buf, size_t size, const char *a, const char *b) {
         int n;
         if (!a) {

@@ -13,6 +13,9 @@ set -uo pipefail
 TESTD=$1
 CTL=$2
 FIX=$3
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$(dirname "$CTL")
+. "$SRC/tests/system/lib.sh"
 for t in jq; do
 	command -v $t >/dev/null || { echo "Bail out! $t missing: run contrib/deps.sh test"; exit 1; }
 done
@@ -25,22 +28,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
-diag() { echo "# $*"; }
-now() { echo "${EPOCHREALTIME/./}"; }
-wait_for() { # wait_for SECONDS COMMAND...
-	local limit=$(($1 * 1000000)) start
-	shift
-	start=$(now)
-	while ! "$@"; do
-		[ $(($(now) - start)) -gt $limit ] && return 1
-		sleep 0.1
-	done
-}
 
 # start RUN_DIR EXTRA_POLICY DAEMON_ARGS...: a fresh copy of the v2 host
 # fixture (the daemon writes its KSM knob there), guest d sharing a's process.
@@ -160,16 +147,9 @@ check "status shows the last 5 decisions" status_shows
 
 # What the log says is what the daemon's log stream (stderr here, journald
 # under systemd) said: every entry's latest result, with its id.
-same_as_stderr() {
-	local id result bad=0
-	while read -r id result; do
-		grep -q "^densityd-test: [a-z]*: action $id: .*: $result" "$RUN/daemon.log" ||
-			{ diag "action $id ($result) not in the daemon's log"; bad=1; }
-	done < <(jq -r '.entries[] | "\(.id) \(.result)"' "$RUN/log.json")
-	return $bad
-}
 ctl log --json -n 1000 >"$RUN/log.json"
-check "densityctl log and the daemon's log stream show the same decisions" same_as_stderr
+check "densityctl log and the daemon's log stream show the same decisions" \
+	log_matches_stream "$RUN/log.json" "$RUN/daemon.log" densityd-test
 stop
 diag "$(grep 'fake hypervisor' "$RUN/daemon.log")"
 check "the fake hypervisor saw the 8 hypervisor actions" grep -q "fake hypervisor: 8 write calls" "$RUN/daemon.log"

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,6 +52,13 @@ size_t page_size_bytes(void);
 /* CLOCK_MONOTONIC and CLOCK_REALTIME in microseconds. */
 uint64_t now_monotonic_usec(void);
 uint64_t now_realtime_usec(void);
+
+/* Threads. A condition variable whose timed waits use CLOCK_MONOTONIC
+ * deadlines (usec_to_timespec()), so a clock change neither stretches nor
+ * cuts them; and a thread nobody joins. Return: 0 or -errno. */
+void cond_init_monotonic(pthread_cond_t *c);
+struct timespec usec_to_timespec(uint64_t usec);
+int thread_start_detached(void *(*fn)(void *), void *arg);
 
 /**
  * read_file_at() - read a whole (small, pseudo-)file below a root.

@@ -1,5 +1,6 @@
-# Shared by the system tests and benchmarks: start and stop densityd on the
-# testbed, query it, tidy up on exit. Source it; set SRC and BUILD first.
+# Shared by the system tests, the daemon-level test and benchmarks: start
+# and stop densityd on the testbed, query it, TAP output, polling. Source it;
+# set SRC and BUILD first.
 # shellcheck shell=bash
 
 TB="$SRC/contrib/testbed/testbed.sh"
@@ -84,4 +85,16 @@ wait_for() {
 		[ $(($(now) - start)) -gt $limit ] && return 1
 		sleep 0.2
 	done
+}
+
+# log_matches_stream LOG_JSON DAEMON_LOG IDENT: every entry of a densityctl
+# log --json document appears, with its id and latest result, in the lines
+# the daemon wrote to its log stream (stderr when not under journald).
+log_matches_stream() {
+	local id result bad=0
+	while read -r id result; do
+		grep -q "^$3: [a-z]*: action $id: .*: $result" "$2" ||
+			{ diag "action $id ($result) is not in the daemon's log"; bad=1; }
+	done < <(jq -r '.entries[] | "\(.id) \(.result)"' "$1")
+	return $bad
 }

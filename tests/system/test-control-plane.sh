@@ -147,15 +147,9 @@ check "destroy of the transient dtest-5: done, and it is gone" \
 check "ksm-knob: done, /sys/kernel/mm/ksm/pages_to_scan is 1234 (put back at the end)" \
 	eval '[ "$(result_of ksm-knob)" = done ] && [ "$(cat /sys/kernel/mm/ksm/pages_to_scan)" = 1234 ]'
 
-same_as_log_stream() {
-	local id result bad=0
-	while read -r id result; do
-		grep -q "^densityd-test: [a-z]*: action $id: .*: $result" "$WORK/testd.log" ||
-			{ diag "action $id ($result) not in the daemon's log"; bad=1; }
-	done < <(jq -r '.entries[] | "\(.id) \(.result)"' "$WORK/log.json")
-	return $bad
-}
-check "densityctl log and the daemon's log stream show the same decisions" same_as_log_stream
+ctl "$WORK" log --json -n 1000 >"$WORK/log.json"
+check "densityctl log and the daemon's log stream show the same decisions" \
+	log_matches_stream "$WORK/log.json" "$WORK/testd.log" densityd-test
 check "density_actions_total counts the done actions" \
 	grep -q '^density_actions_total{controller="test",action="save",result="done"} 1$' "$WORK/prom/density.prom"
 stop_daemon
