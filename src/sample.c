@@ -253,6 +253,7 @@ static int sample_guest(Sampler *s, const VirtDomainStats *d, GuestMemory *mem, 
         strscpy(g->name, sizeof(g->name), d->name);
         strscpy(g->uuid, sizeof(g->uuid), d->uuid);
 
+        g->facts = d->facts;
         g->has_balloon = d->has_current;
         g->balloon_actual_bytes = d->current_kib * KIB;
         g->balloon_maximum_bytes = d->maximum_kib * KIB;

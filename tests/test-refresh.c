@@ -227,6 +227,82 @@ static void test_merge_first_answer_without_figures(void) {
         CHECK_U64(fresh[1].current_kib, 2);
 }
 
+/* A guest that never reports figures of its own (no balloon, stats off)
+ * while libvirt answers for it every round: its age is 0 each round, not the
+ * time since it started. Only figures the guest did report age. */
+static void test_merge_never_reporting(void) {
+        VirtDomainStats prev[1] = { busy_domain("n", UUID_A, 1, 1024) };
+        refresh_merge(NULL, 0, prev, 1, 100);
+        VirtDomainStats fresh[1] = { busy_domain("n", UUID_A, 1, 1024) };
+        refresh_merge(prev, 1, fresh, 1, 5000100);
+        CHECK_U64(fresh[0].fetched_usec, 5000100);
+
+        /* One that did report, then is skipped (busy): its figures age. */
+        VirtDomainStats had[1] = { domain("r", UUID_B, 1024, 10) };
+        refresh_merge(NULL, 0, had, 1, 100);
+        VirtDomainStats skipped[1] = { busy_domain("r", UUID_B, 1, 1024) };
+        refresh_merge(had, 1, skipped, 1, 5000100);
+        CHECK_U64(skipped[0].fetched_usec, 100);
+        CHECK(skipped[0].has_last_update);
+}
+
+#define XML_BATCH                                                                                            \
+        "<domain type='kvm'><name>a</name><memory unit='MiB'>256</memory>"                                  \
+        "<metadata><d:guest xmlns:d='https://densityd.org/xmlns/1' class='batch'/></metadata>"              \
+        "<devices><memballoon model='none'/></devices></domain>"
+
+/* Domain facts: read once per domain, again when the hypervisor reports it
+ * changed, after a reconnect, and after a failed read only once
+ * REFRESH_FACTS_RETRY_USEC has passed; progress is reported as they are read. */
+static void test_facts(void) {
+        VirtDomainStats d[2] = { domain("a", UUID_A, 1024, 10), domain("b", UUID_B, 2048, 20) };
+        const char *xml[2] = { XML_BATCH, "<not-a-domain/>" };
+        bool transient[2] = { true, false };
+        FakeHypervisor hv = { .domains = d, .n_domains = 2, .xml = xml, .transient = transient };
+        Refresher *r = NULL;
+        CHECK_OK(refresher_new(&virt_fake_ops, &hv, "fake:///", USEC_PER_SEC, &r));
+        refresher_run_once(r);
+        GuestTable t = {};
+        CHECK_OK(refresher_get(r, &t));
+        CHECK_U64(hv.n_xml_reads, 2);
+        const VirtDomainStats *a = find(&t, UUID_A), *b = find(&t, UUID_B);
+        CHECK(a->facts.known);
+        CHECK_STR(a->facts.metadata_class, "batch");
+        CHECK(!a->facts.has_balloon);
+        CHECK(!a->facts.persistent);
+        CHECK_U64(a->facts.max_memory_bytes, 256 * 1024 * 1024);
+        CHECK(!b->facts.known);
+        CHECK(b->facts.error[0] != '\0');
+        fprintf(stderr, "  facts error for a non-domain XML: %s\n", b->facts.error);
+        CHECK(t.round_progress_usec >= t.round_started_usec || t.round_started_usec == 0);
+        guest_table_clear(&t);
+
+        /* Next rounds: nothing read again (b's failure waits for its retry). */
+        refresher_run_once(r);
+        refresher_run_once(r);
+        CHECK_U64(hv.n_xml_reads, 2);
+
+        /* The hypervisor says a was redefined: a alone is read again. */
+        xml[0] = "<domain><name>a</name><memory>1024</memory><devices><memballoon model='virtio'/></devices></domain>";
+        strscpy(hv.changed[0], sizeof(hv.changed[0]), UUID_A);
+        hv.n_changed = 1;
+        refresher_run_once(r);
+        CHECK_U64(hv.n_xml_reads, 3);
+        CHECK_OK(refresher_get(r, &t));
+        a = find(&t, UUID_A);
+        CHECK(a->facts.known && a->facts.has_balloon && a->facts.metadata_class[0] == '\0');
+        CHECK_U64(a->facts.max_memory_bytes, 1024 * 1024);
+        guest_table_clear(&t);
+
+        /* A reconnect may have missed events: everything is read again. */
+        hv.down = true;
+        refresher_run_once(r);
+        hv.down = false;
+        refresher_run_once(r);
+        CHECK_U64(hv.n_xml_reads, 5);
+        refresher_free(r);
+}
+
 /* Poll refresher_get() until the table has done `rounds` rounds (the worker
  * runs every 50 ms; give up after 10 s of wall time). */
 static void wait_rounds(Refresher *r, uint64_t rounds, GuestTable *t) {
@@ -386,6 +462,8 @@ int main(void) {
         RUN(test_configure_reconnects);
         RUN(test_merge);
         RUN(test_merge_first_answer_without_figures);
+        RUN(test_merge_never_reporting);
+        RUN(test_facts);
         RUN(test_thread);
         RUN(test_thread_interval_shortened);
         RUN(test_thread_get_never_waits);

@@ -611,6 +611,36 @@ static void test_tick_v1(void) {
         sampler_free(s);
 }
 
+/* The domain facts the hypervisor thread read reach each guest unchanged. */
+static void test_tick_facts(void) {
+        HostRoots hr;
+        Sampler *s = NULL;
+        CHECK_OK(sampler_new(host_roots(&hr, "host-v2"), &s));
+        VirtDomainStats d[TABLE_V2_N];
+        GuestTable t;
+        table_v2(&t, d, now_monotonic_usec());
+        d[0].facts = (DomainFacts) { .known = true, .persistent = false, .balloon_model = "none",
+                                     .max_memory_bytes = 268435456, .metadata_class = "batch" };
+        strscpy(d[1].facts.error, sizeof(d[1].facts.error), "virDomainGetXMLDesc: gone");
+        Snapshot snap;
+        CHECK_OK(sampler_tick(s, &t, 30 * USEC_PER_SEC, &snap));
+        const GuestSample *a = NULL, *b = NULL;
+        for (size_t i = 0; i < snap.n_guests; i++) {
+                if (!strcmp(snap.guests[i].name, "a"))
+                        a = &snap.guests[i];
+                if (!strcmp(snap.guests[i].name, "b"))
+                        b = &snap.guests[i];
+        }
+        CHECK(a && b);
+        CHECK(a->facts.known && !a->facts.persistent && !a->facts.has_balloon);
+        CHECK_STR(a->facts.metadata_class, "batch");
+        CHECK_U64(a->facts.max_memory_bytes, 268435456);
+        CHECK(!b->facts.known);
+        CHECK_STR(b->facts.error, "virDomainGetXMLDesc: gone");
+        snapshot_clear(&snap);
+        sampler_free(s);
+}
+
 /* A hypervisor that hangs never fails a call; a round that has made no
  * progress for longer than stale_after counts as disconnected, while a long
  * round that keeps answering batches (a large host) does not. */
@@ -936,6 +966,7 @@ int main(int argc, char **argv) {
         RUN(test_tick_via_refresher);
         RUN(test_tick_v1);
         RUN(test_tick_hung_hypervisor);
+        RUN(test_tick_facts);
         RUN(test_arm64_page_sizes);
         RUN(test_tick_wrong_run_dir);
         RUN(test_tick_unreadable_keeps_staleness);
