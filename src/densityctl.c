@@ -26,7 +26,7 @@ static void usage(FILE *f) {
                 "Options:\n"
                 "  -s, --socket PATH  control socket (default %s)\n"
                 "  -g, --guest NAME   log: only this guest (name or UUID)\n"
-                "  -C, --controller NAME  log: only this controller (ksm, balloon, shed, numa)\n"
+                "  -C, --controller NAME  log: only this controller's decisions\n"
                 "  -n N               log: the last N entries (1..%d)\n"
                 "      --json         status, log: the JSON document\n"
                 "  -h, --help         show this help\n"
