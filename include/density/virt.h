@@ -31,7 +31,10 @@
  * name a domain that is gone by then (domain_xml: -ENOENT). A new VirtConn
  * starts with nothing collected and sees nothing that happened before it
  * was opened (or while it was disconnected): after (re)connecting, the
- * caller reads the XML of every domain it has no facts for.
+ * caller counts every domain's facts as stale and reads them again.
+ * Live tuning (virsh vcpupin/emulatorpin/numatune --live, and densityd's
+ * own pin_* and set_numatune) sends TUNABLE events, which are not
+ * collected: pinning and numatune facts are those of the XML as last read.
  *
  * Bulk stats (all_stats): active domains are listed, then asked about in
  * batches (64 with libvirt), progress after each. A domain that vanished

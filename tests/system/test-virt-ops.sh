@@ -248,6 +248,9 @@ op_fails "numatune with a bad nodeset: EINVAL" EINVAL "nodeset '0-' is not a nod
 
 # ---------------------------------------------------------------- changed
 
+op changed 0
+check "changed right after connecting: nothing (events from before are not seen)" \
+	[ "$RC $(grep '^changed' <<<"$OUT")" = "0 changed 0" ]
 "$VIRT_OP" "$URI" changed 6 >"$WORK/changed.out" 2>&1 &
 CHANGED_PID=$!
 if wait_for 10 grep -q '^listening$' "$WORK/changed.out"; then
