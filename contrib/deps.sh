@@ -4,7 +4,7 @@
 set -euo pipefail
 
 declare -A GROUP=(
-  [build]="meson ninja-build pkg-config gcc libvirt-dev libsystemd-dev libproc2-dev libjson-c-dev libinih-dev"
+  [build]="meson ninja-build pkg-config gcc libvirt-dev libsystemd-dev libproc2-dev libjson-c-dev libinih-dev libxml2-dev"
   [runtime]="libvirt-daemon-system libvirt-clients qemu-system-x86"
   [testbed]="libvirt-daemon-system libvirt-clients qemu-system-x86 busybox-static socat cpio gzip kmod"
   [test]="prometheus jq"

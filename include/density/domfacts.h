@@ -8,7 +8,23 @@
  *   </metadata>
  *
  * Parsing is split from reading (the XML comes from the hypervisor thread)
- * and never trusts its input: it is fuzzed. */
+ * and never trusts its input: it is fuzzed. libxml2 runs without network,
+ * DTD loading or entity expansion, and a document with a DOCTYPE (libvirt
+ * never writes one) is refused. libxml2 prints nothing: its error handlers
+ * of the calling thread are set silent (and stay so).
+ *
+ * How libvirt's XML is read:
+ * - <memory unit=..>: libvirt's units (b, bytes; k, KiB, M, MiB, G, GiB, T,
+ *   TiB, P, PiB, E, EiB in powers of 1024; KB, MB, GB, TB, PB, EB in powers
+ *   of 1000; case-insensitive; none: KiB), rounded up to whole KiB as
+ *   libvirt keeps it; more than INT64_MAX bytes is an error, as in libvirt.
+ * - <numatune><memory> without mode is "strict" (libvirt's default); with
+ *   placement='auto' the nodeset is "". Only <memory> counts, not <memnode>.
+ * - the densityd element is found by namespace URI, whatever its prefix;
+ *   elements of other namespaces are ignored. Without a class attribute
+ *   there is no class; two densityd elements are an error.
+ * - a value longer than its DomainFacts field (model, nodeset) is an error,
+ *   never cut short. */
 #pragma once
 
 #include <stddef.h>
@@ -29,6 +45,7 @@
  * A class name in the metadata that is not a valid class name ([A-Za-z0-9_.-],
  * 1..63 characters) is an error: the facts stay unknown, and err says so.
  *
- * Return: 0, or -EINVAL (not a domain XML, bad metadata), -ENOMEM.
+ * Return: 0, or -EINVAL (not XML, not a domain XML, no <memory>, a value
+ * out of range or too long, bad metadata), -ENOMEM.
  */
 int domain_facts_parse(const char *xml, size_t len, bool persistent, DomainFacts *ret, char *err, size_t err_size);

@@ -12,7 +12,33 @@
  * err (err may be NULL). -ENOENT: no such domain (it stopped or was
  * undefined); -ECONNRESET or -ENOTCONN: the connection is gone (the caller
  * reconnects); -EINVAL: the request makes no sense for this domain (e.g.
- * managed save of a transient domain); -EIO: anything else. */
+ * managed save of a transient domain); -EIO: anything else.
+ * With libvirt: VIR_ERR_NO_DOMAIN is -ENOENT, and so is "operation invalid"
+ * from a live-only operation (balloon, pins, numatune, managed save,
+ * destroy) on a domain that is not running; a dead connection
+ * (virConnectIsAlive) is -ECONNRESET; VIR_ERR_OPERATION_INVALID,
+ * _INVALID_ARG, _ARGUMENT_UNSUPPORTED and _CONFIG_UNSUPPORTED are -EINVAL.
+ * err reads "<libvirt call> <domain name or UUID>: <libvirt's message>".
+ *
+ * Changed domains (take_changed): each VirtConn collects, from libvirt's
+ * domain events (lifecycle DEFINED of any detail, lifecycle STARTED, and
+ * metadata changes of the densityd namespace), the UUIDs of domains whose
+ * definition may have changed, each once, at most VIRT_CHANGED_MAX of them
+ * between two calls. Past that the set is dropped and the next call
+ * returns the UUID of every domain libvirt knows (running or not): a lost
+ * change is never silent, it only costs reading every XML once. Events are
+ * asynchronous: a UUID may arrive after the change was already read, or
+ * name a domain that is gone by then (domain_xml: -ENOENT). A new VirtConn
+ * starts with nothing collected and sees nothing that happened before it
+ * was opened (or while it was disconnected): after (re)connecting, the
+ * caller counts every domain's facts as stale and reads them again.
+ * Live tuning (virsh vcpupin/emulatorpin/numatune --live, and densityd's
+ * own pin_* and set_numatune) sends TUNABLE events, which are not
+ * collected: pinning and numatune facts are those of the XML as last read.
+ *
+ * Bulk stats (all_stats): active domains are listed, then asked about in
+ * batches (64 with libvirt), progress after each. A domain that vanished
+ * or stopped between the listing and its batch is left out, not an error. */
 #pragma once
 
 #include <stdbool.h>
@@ -22,6 +48,10 @@
 #include "density/snapshot.h"
 
 typedef struct VirtConn VirtConn; /* owned by the ops implementation */
+
+/* Changed domains a VirtConn remembers between two take_changed calls;
+ * beyond that, every domain counts as changed (see above). */
+#define VIRT_CHANGED_MAX 4096
 
 /* One running domain as the hypervisor reports it. Balloon sizes in KiB,
  * as libvirt gives them; has_* false where the guest gave no figure. */
@@ -44,11 +74,13 @@ typedef struct VirtDomainStats {
 } VirtDomainStats;
 
 /* Called from inside all_stats as batches of domains are answered, so a
- * long round on a large host can be told from a hung one. */
+ * long round on a large host can be told from a hung one: done of total
+ * domains listed, after each batch (once with 0, 0 when none runs). */
 typedef void (*VirtProgressFn)(void *userdata, size_t done, size_t total);
 
 /* The cpulist/nodeset strings below use the kernel's list syntax
- * ("0-3,8,10-11"). */
+ * ("0-3,8,10-11"; cpulist.h). A list that does not parse, is empty, or
+ * names a CPU the host lacks is -EINVAL before the hypervisor is asked. */
 typedef struct VirtOps {
         const char *name;
         /* Connect. May block as long as the hypervisor takes to answer (a
@@ -70,7 +102,8 @@ typedef struct VirtOps {
          * call (from hypervisor events), so their XML is read again.
          * Return: 0 with a malloc'd array of *ret_n UUIDs (may be 0), or -errno. */
         int (*take_changed)(VirtConn *c, char (**ret)[DENSITY_UUID_LEN], size_t *ret_n);
-        /* Set the balloon target of a running domain (live only). */
+        /* Set the balloon target of a running domain (live only); 0 KiB
+         * is -EINVAL. A domain without a balloon device: -EINVAL. */
         int (*set_balloon)(VirtConn *c, const char *uuid, uint64_t kib, char *err, size_t err_size);
         /* Pin one vCPU / the emulator threads (live only). */
         int (*pin_vcpu)(VirtConn *c, const char *uuid, unsigned vcpu, const char *cpulist, char *err,
@@ -82,7 +115,9 @@ typedef struct VirtOps {
                             size_t err_size);
         /* Save the domain's state to libvirt's managed save image and stop
          * it, bypassing the page cache; persistent domains only (-EINVAL
-         * otherwise). Takes seconds. */
+         * otherwise, checked before the hypervisor is asked: a transient
+         * domain that stopped would be gone, and its image with it).
+         * Takes seconds. */
         int (*managed_save)(VirtConn *c, const char *uuid, char *err, size_t err_size);
         /* Start a defined domain from its managed save image (bypassing the
          * page cache); -ENOENT if it has none. */
