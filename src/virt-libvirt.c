@@ -223,15 +223,10 @@ static int virt_initialize(char *err, size_t err_size) {
                 goto out;
         }
         virSetErrorFunc(NULL, virt_silent_error);
-        pthread_t t;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        int k = pthread_create(&t, &attr, virt_event_loop, NULL);
-        pthread_attr_destroy(&attr);
-        if (k != 0) {
-                snprintf(err, err_size, "cannot start libvirt's event thread: %s", strerror(k));
-                r = -k;
+        int k = thread_start_detached(virt_event_loop, NULL);
+        if (k < 0) {
+                snprintf(err, err_size, "cannot start libvirt's event thread: %s", strerror(-k));
+                r = k;
                 goto out;
         }
         initialized = true;
