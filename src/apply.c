@@ -564,16 +564,46 @@ uint64_t applier_dispatch(Applier *a) {
         return next;
 }
 
+typedef struct InFlight {
+        char uuid[DENSITY_UUID_LEN];
+        uint32_t kinds;
+} InFlight;
+
+static int in_flight_cmp(const void *x, const void *y) {
+        return strcmp(((const InFlight *) x)->uuid, ((const InFlight *) y)->uuid);
+}
+
 void applier_annotate(Applier *a, Snapshot *s) {
+        for (size_t i = 0; i < s->n_guests; i++)
+                s->guests[i].actions_in_flight = 0;
+        /* Jobs by guest, sorted, then one search per guest: thousands of
+         * guests and actions stay cheap, and the lock is held only to copy. */
         pthread_mutex_lock(&a->lock);
-        for (size_t i = 0; i < s->n_guests; i++) {
-                GuestSample *g = &s->guests[i];
-                g->actions_in_flight = 0;
-                for (const Job *j = a->jobs; j; j = j->next)
-                        if (strcmp(j->entry.action.uuid, g->uuid) == 0)
-                                g->actions_in_flight |= UINT32_C(1) << j->entry.action.kind;
-        }
+        size_t n = 0;
+        InFlight *f = a->n_jobs ? malloc(a->n_jobs * sizeof(*f)) : NULL;
+        for (const Job *j = a->jobs; f && j; j = j->next)
+                if (j->entry.action.uuid[0]) {
+                        strscpy(f[n].uuid, sizeof(f[n].uuid), j->entry.action.uuid);
+                        f[n++].kinds = UINT32_C(1) << j->entry.action.kind;
+                }
         pthread_mutex_unlock(&a->lock);
+        if (!f)
+                return; /* nothing in flight, or out of memory: the applier still refuses doubles */
+        qsort(f, n, sizeof(*f), in_flight_cmp);
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) /* merge each guest's kinds */
+                if (m > 0 && strcmp(f[m - 1].uuid, f[i].uuid) == 0)
+                        f[m - 1].kinds |= f[i].kinds;
+                else
+                        f[m++] = f[i];
+        for (size_t i = 0; i < s->n_guests && m > 0; i++) {
+                InFlight key;
+                strscpy(key.uuid, sizeof(key.uuid), s->guests[i].uuid);
+                const InFlight *hit = bsearch(&key, f, m, sizeof(*f), in_flight_cmp);
+                if (hit)
+                        s->guests[i].actions_in_flight = hit->kinds;
+        }
+        free(f);
 }
 
 size_t applier_in_flight(Applier *a) {

@@ -267,6 +267,10 @@ static void test_in_flight_and_order(void) {
         CHECK_OK(plan_add(&p, &other));
         applier_apply(e.applier, &p);
         uint64_t id4 = last_id(&e);
+        /* a has its balloon running and its pin queued; b its balloon. */
+        applier_annotate(e.applier, &s);
+        CHECK(s.guests[0].actions_in_flight == ((UINT32_C(1) << ACTION_BALLOON) | (UINT32_C(1) << ACTION_PIN_EMULATOR)));
+        CHECK(s.guests[1].actions_in_flight == (UINT32_C(1) << ACTION_BALLOON));
         JournalEntry skipped = find_entry(&e, id1 + 1);
         CHECK(skipped.result == RESULT_SKIPPED);
         CHECK_CONTAINS(skipped.message, "a balloon action for a is in flight");

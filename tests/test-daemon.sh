@@ -84,7 +84,7 @@ else
 fi
 
 check "all 9 actions are done within 20 s" wait_for 20 count_is done 9
-diag "$(ctl log)"
+ctl log | sed "s/^/# /"
 each_kind_done() {
 	local k bad=0
 	for k in ksm-knob balloon pin-vcpu pin-emulator pin-memory save restore destroy; do

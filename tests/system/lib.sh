@@ -69,7 +69,7 @@ check() { # check DESCRIPTION COMMAND...
 	shift
 	if "$@"; then ok "$d"; else not_ok "$d"; fi
 }
-diag() { echo "# $*"; }
+diag() { printf "%s\n" "$*" | sed "s/^/# /"; } # every line a TAP comment
 
 now() { echo "${EPOCHREALTIME/./}"; } # microseconds
 elapsed() { # seconds since START (from now), two decimals
