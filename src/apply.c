@@ -276,36 +276,21 @@ static int apply_hypervisor(Applier *a, const Action *act, uint64_t deadline, ch
         return r;
 }
 
-/* Whether another job for the same guest is running (hypervisor lane). */
-static bool guest_busy(Applier *a, const Job *j) {
-        for (Job *o = a->jobs; o; o = o->next)
-                if (o != j && o->state == JOB_RUNNING && o->lane == LANE_HYPERVISOR &&
-                    strcmp(o->entry.action.uuid, j->entry.action.uuid) == 0)
-                        return true;
-        return false;
-}
-
-/* The next job a worker of this lane may run, or NULL. With a->lock held. */
+/* The next job a worker of this lane may run, or NULL. Jobs for one target
+ * (a guest; for KSM knobs, whose target is "", the host) run one at a time
+ * in the order planned: a job waits while an earlier one for the same
+ * target is queued or running. With a->lock held. */
 static Job *applier_next_job(Applier *a, Lane lane) {
         uint64_t now = now_monotonic_usec();
         for (Job *j = a->jobs; j; j = j->next) {
-                if (j->lane != lane)
-                        continue;
-                if (lane == LANE_SYSFS && j->state == JOB_RUNNING)
-                        return NULL; /* strictly one after another */
-                if (j->state != JOB_QUEUED || now >= j->deadline_usec)
-                        continue;    /* too late to start: dispatch reports it */
-                if (lane == LANE_HYPERVISOR) {
-                        /* Keep each guest's actions in the order planned. */
-                        bool earlier = false;
-                        for (Job *o = a->jobs; o != j; o = o->next)
-                                if (o->lane == lane && o->state == JOB_QUEUED &&
-                                    strcmp(o->entry.action.uuid, j->entry.action.uuid) == 0)
-                                        earlier = true;
-                        if (earlier || guest_busy(a, j))
-                                continue;
-                }
-                return j;
+                if (j->lane != lane || j->state != JOB_QUEUED || now >= j->deadline_usec)
+                        continue; /* too late to start: dispatch reports it */
+                bool waits = false;
+                for (const Job *o = a->jobs; o != j && !waits; o = o->next)
+                        waits = o->lane == lane && o->state != JOB_FINISHED &&
+                                strcmp(o->entry.action.uuid, j->entry.action.uuid) == 0;
+                if (!waits)
+                        return j;
         }
         return NULL;
 }
@@ -497,12 +482,17 @@ uint64_t applier_dispatch(Applier *a) {
         uint64_t drained;
         (void) !read(a->efd, &drained, sizeof(drained));
 
-        JournalEntry *out = NULL;
-        size_t n_out = 0, cap = 0;
         uint64_t next = 0;
         uint64_t now = now_monotonic_usec();
+        size_t n_out = 0;
 
         pthread_mutex_lock(&a->lock);
+        /* At most one record per job and call. */
+        JournalEntry *out = a->n_jobs ? malloc(a->n_jobs * sizeof(*out)) : NULL;
+        if (a->n_jobs && !out) {
+                pthread_mutex_unlock(&a->lock);
+                return now + USEC_PER_SEC; /* out of memory: try again in a second */
+        }
         for (Job **pp = &a->jobs; *pp;) {
                 Job *j = *pp;
                 JournalEntry e = j->entry;
@@ -532,22 +522,8 @@ uint64_t applier_dispatch(Applier *a) {
                         j->started_reported = true;
                         emit = true;
                 }
-                if (emit) {
-                        if (n_out == cap) {
-                                size_t nc = cap ? cap * 2 : 16;
-                                JournalEntry *x = realloc(out, nc * sizeof(*x));
-                                if (!x) {
-                                        emit = drop = false; /* try again on the next call */
-                                        if (j->state == JOB_FINISHED)
-                                                next = now + USEC_PER_SEC;
-                                } else {
-                                        out = x;
-                                        cap = nc;
-                                }
-                        }
-                        if (emit)
-                                out[n_out++] = e;
-                }
+                if (emit)
+                        out[n_out++] = e;
                 if (drop) {
                         applier_unlink(a, pp);
                         continue;
