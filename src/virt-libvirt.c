@@ -534,11 +534,13 @@ static int virt_cpumap(VirtConn *c, const char *what, const char *uuid, const ch
         return 0;
 }
 
-static int virt_pin_vcpu(VirtConn *c, const char *uuid, unsigned vcpu, const char *cpulist, char *err,
-                         size_t err_size) {
+/* Pin vCPU vcpu, or the emulator threads, to cpulist (live). */
+static int virt_pin(VirtConn *c, const char *uuid, bool emulator, unsigned vcpu, const char *cpulist, char *err,
+                    size_t err_size) {
+        const char *what = emulator ? "virDomainPinEmulator" : "virDomainPinVcpuFlags";
         _cleanup_free_ unsigned char *map = NULL;
-        int len;
-        int r = virt_cpumap(c, "virDomainPinVcpuFlags", uuid, cpulist, &map, &len, err, err_size);
+        int len = 0;
+        int r = virt_cpumap(c, what, uuid, cpulist, &map, &len, err, err_size);
         if (r < 0)
                 return r;
         _cleanup_domain_ virDomainPtr dom = NULL;
@@ -546,25 +548,20 @@ static int virt_pin_vcpu(VirtConn *c, const char *uuid, unsigned vcpu, const cha
         r = virt_lookup(c, uuid, &dom, &name, err, err_size);
         if (r < 0)
                 return r;
-        if (virDomainPinVcpuFlags(dom, vcpu, map, len, VIR_DOMAIN_AFFECT_LIVE) < 0)
-                return virt_fail(c, dom, "virDomainPinVcpuFlags", name, err, err_size);
+        int k = emulator ? virDomainPinEmulator(dom, map, len, VIR_DOMAIN_AFFECT_LIVE)
+                         : virDomainPinVcpuFlags(dom, vcpu, map, len, VIR_DOMAIN_AFFECT_LIVE);
+        if (k < 0)
+                return virt_fail(c, dom, what, name, err, err_size);
         return 0;
 }
 
+static int virt_pin_vcpu(VirtConn *c, const char *uuid, unsigned vcpu, const char *cpulist, char *err,
+                         size_t err_size) {
+        return virt_pin(c, uuid, false, vcpu, cpulist, err, err_size);
+}
+
 static int virt_pin_emulator(VirtConn *c, const char *uuid, const char *cpulist, char *err, size_t err_size) {
-        _cleanup_free_ unsigned char *map = NULL;
-        int len;
-        int r = virt_cpumap(c, "virDomainPinEmulator", uuid, cpulist, &map, &len, err, err_size);
-        if (r < 0)
-                return r;
-        _cleanup_domain_ virDomainPtr dom = NULL;
-        const char *name;
-        r = virt_lookup(c, uuid, &dom, &name, err, err_size);
-        if (r < 0)
-                return r;
-        if (virDomainPinEmulator(dom, map, len, VIR_DOMAIN_AFFECT_LIVE) < 0)
-                return virt_fail(c, dom, "virDomainPinEmulator", name, err, err_size);
-        return 0;
+        return virt_pin(c, uuid, true, 0, cpulist, err, err_size);
 }
 
 static int virt_numatune_mode(const char *mode) {
