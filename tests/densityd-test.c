@@ -157,19 +157,18 @@ int main(int argc, char **argv) {
                         break;
                 }
                 case OPT_SLOW_AFTER:
-                        if (parse_u64(optarg, &v) < 0)
-                                return 2;
-                        hv.slow_after_calls = (unsigned) v;
-                        break;
                 case OPT_SLOW_SEC:
-                        if (parse_u64(optarg, &v) < 0)
-                                return 2;
-                        hv.call_delay_usec = v * USEC_PER_SEC;
-                        break;
                 case OPT_DELAY:
-                        if (parse_u64(optarg, &v) < 0)
+                        if (parse_u64(optarg, &v) < 0) {
+                                fprintf(stderr, "densityd-test: %s: not a number\n", optarg);
                                 return 2;
-                        hv.action_delay_usec = v * USEC_PER_MSEC;
+                        }
+                        if (c == OPT_SLOW_AFTER)
+                                hv.slow_after_calls = (unsigned) v;
+                        else if (c == OPT_SLOW_SEC)
+                                hv.call_delay_usec = v * USEC_PER_SEC;
+                        else
+                                hv.action_delay_usec = v * USEC_PER_MSEC;
                         break;
                 case OPT_CPUS: cpulist = optarg; break;
                 case 'v': o.verbose = true; break;
