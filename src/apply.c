@@ -210,8 +210,9 @@ static void applier_conn_put(Applier *a, ConnRef *c, bool broken) {
 }
 
 static int apply_sysfs(const char *sys_root, const Action *act, char *err, size_t err_size) {
-        if (!action_ksm_knob_valid(act->knob)) {
-                snprintf(err, err_size, "'%s' is not a KSM knob densityd writes", act->knob);
+        const char *refused = action_ksm_refusal(act->knob, act->value);
+        if (refused) {
+                snprintf(err, err_size, "%.40s=%.40s: %s", act->knob, act->value, refused);
                 return -EINVAL;
         }
         char rel[128], path[PATH_MAX];
@@ -393,7 +394,7 @@ static const char *applier_invalid(Applier *a, const Action *act) {
         if (act->kind >= _ACTION_KIND_MAX)
                 return "unknown kind of action";
         if (act->kind == ACTION_KSM_KNOB)
-                return action_ksm_knob_valid(act->knob) ? NULL : "not a KSM knob densityd writes";
+                return action_ksm_refusal(act->knob, act->value);
         if (act->uuid[0] == '\0')
                 return "no guest";
         const VirtOps *o = a->ops;

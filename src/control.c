@@ -194,6 +194,13 @@ static json_object *control_host_json(const HostSample *h) {
         json_object *ksm = json_object_new_object();
         jadd(ksm, "present", json_object_new_boolean(h->ksm.present));
         jadd(ksm, "saved_bytes", ju(snapshot_ksm_saved_bytes(h)));
+        int64_t run = 0, pages = 0, sleep_ms = 0;
+        bool knobs = ksm_sample_get(&h->ksm, "run", &run) == 0 && ksm_sample_get(&h->ksm, "pages_to_scan", &pages) == 0 &&
+                     ksm_sample_get(&h->ksm, "sleep_millisecs", &sleep_ms) == 0;
+        jadd(ksm, "scan_rate_pages_per_second",
+             knobs ? jd(run == 1 && sleep_ms > 0 ? (double) pages * 1000.0 / (double) sleep_ms : 0.0, 0) : NULL);
+        jadd(ksm, "ksmd_cpu_seconds", h->ksm.has_ksmd_cpu ? jd((double) h->ksm.ksmd_cpu_usec / 1e6, 3) : NULL);
+        jadd(ksm, "ksmd_cpu_percent", h->ksm.has_ksmd_cpu_percent ? jd(h->ksm.ksmd_cpu_percent, 1) : NULL);
         json_object *files = json_object_new_object();
         for (size_t i = 0; i < h->ksm.n_values; i++) {
                 const KsmValue *v = &h->ksm.values[i];
@@ -234,6 +241,7 @@ static json_object *control_guest_json(const GuestSample *g) {
         jadd(o, "stats_age_seconds", jd((double) g->stats_age_usec / 1e6, 3));
         jadd(o, "ksm_merging_bytes", g->has_ksm ? ju(g->ksm_merging_bytes) : NULL);
         jadd(o, "ksm_profit_bytes", g->has_ksm_profit ? json_object_new_int64(g->ksm_profit_bytes) : NULL);
+        jadd(o, "ksm_mergeable", g->facts.known ? json_object_new_boolean(!g->facts.nosharepages) : NULL);
         json_object *nodes = json_object_new_array();
         for (size_t i = 0; i < g->n_nodes; i++) {
                 json_object *n = json_object_new_object();
@@ -363,6 +371,18 @@ json_object *control_status_json(const Snapshot *s, const ControlDaemonInfo *inf
                 json_object_array_add(guests, control_guest_json(&s->guests[i]));
         jadd(o, "guests", guests);
         jadd(o, "decisions", control_log_json(info->decisions, info->n_decisions));
+        json_object *ctl = json_object_new_array();
+        for (size_t i = 0; i < info->n_controllers; i++) {
+                const ControllerReport *c = &info->controllers[i];
+                json_object *co = json_object_new_object();
+                jadd(co, "name", json_object_new_string(c->name));
+                jadd(co, "mode", c->status.mode[0] ? json_object_new_string(c->status.mode) : NULL);
+                jadd(co, "state", json_object_new_string(c->status.state));
+                jadd(co, "reason", json_object_new_string(c->status.reason));
+                jadd(co, "since", c->status.since_usec ? jtime(c->status.since_usec) : NULL);
+                json_object_array_add(ctl, co);
+        }
+        jadd(o, "controllers", ctl);
         return o;
 }
 
@@ -579,11 +599,26 @@ static void print_host(FILE *f, json_object *st) {
                 jnum(files, "pages_to_scan", &scan);
                 jnum(files, "sleep_millisecs", &sleep);
                 jnum(files, "full_scans", &scans);
-                fprintf(f, "KSM         %s, %.0f pages every %.0f ms, %.0f full scans, saved %s\n",
-                        run == 1 ? "running" : run == 2 ? "unmerging" : "stopped", scan, sleep, scans,
+                char cpu[48] = "";
+                if (jnum(ksm, "ksmd_cpu_percent", &v))
+                        snprintf(cpu, sizeof(cpu), ", ksmd %.1f%% of a core", v);
+                fprintf(f, "KSM         %s, %.0f pages every %.0f ms (%.0f pages/s), %.0f full scans%s, saved %s\n",
+                        run == 1 ? "running" : run == 2 ? "unmerging" : "stopped", scan, sleep,
+                        sleep > 0 && run == 1 ? scan * 1000.0 / sleep : 0.0, scans, cpu,
                         fmt_bytes(a, sizeof(a), ksm, "saved_bytes"));
         } else
                 fprintf(f, "KSM         not available\n");
+
+        json_object *ctl = jget(st, "controllers");
+        size_t nc = ctl && json_object_is_type(ctl, json_type_array) ? json_object_array_length(ctl) : 0;
+        for (size_t i = 0; i < nc; i++) {
+                json_object *co = json_object_array_get_idx(ctl, i);
+                const char *mode = jstr(co, "mode", NULL), *reason = jstr(co, "reason", "");
+                fprintf(f, "%-11s %s%s%s%s%s\n", i == 0 ? "Controllers" : "", jstr(co, "name", "?"),
+                        mode ? " " : "", mode ? mode : "", ": ", jstr(co, "state", "?"));
+                if (reason[0])
+                        fprintf(f, "%-11s   %s\n", "", reason);
+        }
 
         json_object *numa = jget(h, "numa");
         size_t nn = numa ? json_object_array_length(numa) : 0;
@@ -647,6 +682,9 @@ int control_status_print_table(FILE *f, json_object *st) {
                             json_object_get_boolean(jget(facts, "emulator_pinned")) || jget(facts, "numatune"))
                                 note[k++] = "pinned by hand";
                 }
+                if (json_object_is_type(jget(g, "ksm_mergeable"), json_type_boolean) &&
+                    !json_object_get_boolean(jget(g, "ksm_mergeable")))
+                        note[k++] = "not mergeable";
                 if (jget(g, "sample_error"))
                         note[k++] = "unreadable";
                 if (json_object_get_boolean(jget(g, "stale")))

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,8 @@
 #include "density/class.h"
 #include "density/control.h"
 #include "density/journal.h"
+#include "density/ksm.h"
+#include "density/ksm-controller.h"
 #include "density/log.h"
 #include "density/plan.h"
 #include "density/policy.h"
@@ -31,9 +34,10 @@
 #define FIRST_SAMPLE_POLL_USEC (200 * USEC_PER_MSEC)
 #define FIRST_SAMPLE_MAX_WAIT_USEC (15 * USEC_PER_SEC)
 #define TICK_ACCURACY_USEC (1 * USEC_PER_MSEC)
+#define STOP_RESTORE_WAIT_USEC (3 * USEC_PER_SEC)
 
-const Controller *const controllers_builtin[] = { NULL };
-const size_t controllers_builtin_n = 0;
+const Controller *const controllers_builtin[] = { &ksm_controller };
+const size_t controllers_builtin_n = ELEMENTSOF(controllers_builtin);
 
 typedef struct Daemon {
         DaemonOptions opts;
@@ -155,10 +159,24 @@ static void daemon_report_hypervisor(Daemon *d, const GuestTable *t, const Snaps
         d->logged_connect_state = true;
 }
 
+/* Each controller's status, for the reporters; NULL when out of memory. */
+static ControllerReport *daemon_controller_reports(Daemon *d) {
+        ControllerReport *r = calloc(d->n_controllers ? d->n_controllers : 1, sizeof(*r));
+        for (size_t i = 0; r && i < d->n_controllers; i++) {
+                r[i].name = d->controllers[i]->name;
+                if (d->controllers[i]->status)
+                        d->controllers[i]->status(d->controller_state[i], &r[i].status);
+        }
+        return r;
+}
+
 static void daemon_write_prom(Daemon *d) {
         size_t n_counters;
         const JournalCounter *counters = journal_counters(d->journal, &n_counters);
-        int r = prom_write(d->policy.textfile_directory, &d->snap, counters, n_counters);
+        _cleanup_free_ ControllerReport *reports = daemon_controller_reports(d);
+        int r = reports ? prom_write(d->policy.textfile_directory, &d->snap, counters, n_counters, reports,
+                                     d->n_controllers)
+                        : -ENOMEM;
         if (r < 0 && r != d->last_prom_error)
                 log_warning("cannot write %s/%s: %s (will keep trying)", d->policy.textfile_directory, PROM_FILENAME,
                             strerror(-r));
@@ -394,7 +412,11 @@ static SharedText *daemon_status_reply(Daemon *d) {
                 if (journal_query(d->journal, &f, &recent, &info.n_decisions) < 0)
                         return NULL;
                 info.decisions = recent;
+                ControllerReport *reports = daemon_controller_reports(d);
+                info.controllers = reports;
+                info.n_controllers = reports ? d->n_controllers : 0;
                 json_object *st = control_status_json(&d->snap, &info);
+                free(reports);
                 free(recent);
                 d->status_reply = st ? shared_text_new(control_reply_ok(st)) : NULL;
         }
@@ -451,11 +473,42 @@ static int daemon_on_sighup(sd_event_source *s, const struct signalfd_siginfo *s
         return 0;
 }
 
+/* On a clean stop: what the controllers put back (RestoreOnExit=), judged
+ * on the KSM files as they are now (the last tick's sample predates its own
+ * writes), applied and journaled before the applier goes. Waits at most
+ * STOP_RESTORE_WAIT_USEC. */
+static void daemon_stop_controllers(Daemon *d) {
+        if (!d->have_snapshot || !d->applier)
+                return;
+        Snapshot now = d->snap; /* shares the guest array: not cleared here */
+        if (ksm_read(d->opts.roots.sys, &now.host.ksm) < 0)
+                return; /* unreadable: better to leave the knobs than to guess */
+        Plan plan = {};
+        for (size_t i = 0; i < d->n_controllers; i++) {
+                const Controller *c = d->controllers[i];
+                if (c->plan_stop && c->plan_stop(&now, &d->policy, d->controller_state[i], &plan) < 0)
+                        log_error("controller %s: out of memory planning what to put back", c->name);
+        }
+        if (plan.n > 0) {
+                log_info("putting back %zu setting%s as found", plan.n, plan.n == 1 ? "" : "s");
+                applier_apply(d->applier, &plan);
+                uint64_t deadline = now_monotonic_usec() + STOP_RESTORE_WAIT_USEC;
+                while (applier_in_flight(d->applier) > 0 && now_monotonic_usec() < deadline) {
+                        struct pollfd p = { .fd = applier_fd(d->applier), .events = POLLIN };
+                        (void) poll(&p, 1, 100);
+                        applier_dispatch(d->applier);
+                }
+                applier_dispatch(d->applier);
+        }
+        plan_clear(&plan);
+}
+
 static int daemon_on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Daemon *d = userdata;
         (void) s;
         log_info("%s: stopping", strsignal((int) si->ssi_signo));
         sd_notify(false, "STOPPING=1");
+        daemon_stop_controllers(d);
         sd_event_exit(d->event, 0);
         return 0;
 }

@@ -374,6 +374,7 @@ int domain_facts_parse(const char *xml, size_t len, bool persistent, DomainFacts
         if (r < 0)
                 return r;
         domfacts_pinning(root, &f);
+        f.nosharepages = domfacts_child(domfacts_child(root, "memoryBacking"), "nosharepages") != NULL;
         r = domfacts_numatune(root, &f, err, err_size);
         if (r < 0)
                 return r;

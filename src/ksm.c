@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "density/util.h"
 
@@ -150,8 +151,114 @@ int ksm_process_read(const char *proc_root, pid_t pid, KsmProcess *ret, const ch
 }
 
 uint64_t snapshot_ksm_saved_bytes(const HostSample *h) {
-        int64_t sharing;
+        int64_t sharing, zero = 0;
         if (!h->ksm.present || ksm_sample_get(&h->ksm, "pages_sharing", &sharing) < 0 || sharing < 0)
                 return 0;
-        return (uint64_t) sharing * h->page_size_bytes;
+        if (ksm_sample_get(&h->ksm, "ksm_zero_pages", &zero) < 0 || zero < 0)
+                zero = 0; /* before 6.10 the file is absent (or without use_zero_pages, 0) */
+        return ((uint64_t) sharing + (uint64_t) zero) * h->page_size_bytes;
+}
+
+int schedstat_parse(const char *buf, uint64_t *ret_usec) {
+        char text[32];
+        strscpy(text, sizeof(text), buf);
+        text[strcspn(text, " \n")] = '\0';
+        uint64_t nsec;
+        int r = parse_u64(text, &nsec);
+        if (r < 0)
+                return r;
+        *ret_usec = nsec / NSEC_PER_USEC;
+        return 0;
+}
+
+int pid_stat_parse(const char *buf, long clk_tck, char *ret_comm, size_t comm_size, uint64_t *ret_cpu_usec) {
+        /* "PID (COMM) STATE PPID ...": COMM may hold spaces and ')', so it
+         * ends at the last ')'. utime and stime are fields 14 and 15. */
+        const char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+        if (!open || !close || close < open || clk_tck <= 0)
+                return -EINVAL;
+        const char *p = close + 1;
+        uint64_t utime = 0, stime = 0;
+        for (int field = 3; field <= 15; field++) {
+                while (*p == ' ')
+                        p++;
+                if (*p == '\0' || *p == '\n')
+                        return -EINVAL;
+                char *end;
+                errno = 0;
+                unsigned long long v = strtoull(p, &end, 10);
+                if (field == 14 || field == 15) {
+                        if (end == p || errno != 0)
+                                return -EINVAL;
+                        if (field == 14)
+                                utime = v;
+                        else
+                                stime = v;
+                }
+                p += strcspn(p, " \n");
+        }
+        if (ret_comm) {
+                size_t n = (size_t) (close - open - 1);
+                if (n >= comm_size)
+                        n = comm_size - 1;
+                memcpy(ret_comm, open + 1, n);
+                ret_comm[n] = '\0';
+        }
+        *ret_cpu_usec = (utime + stime) * (USEC_PER_SEC / (uint64_t) clk_tck);
+        return 0;
+}
+
+/* Whether /proc/PID is the ksmd kernel thread: its name, and no command line
+ * (a user process may call itself "ksmd"; a kernel thread has no argv). */
+static bool pid_is_ksmd(const char *proc_root, pid_t pid) {
+        _cleanup_free_ char *comm = NULL, *cmdline = NULL;
+        if (read_pid_file(proc_root, pid, "comm", &comm) < 0)
+                return false;
+        comm[strcspn(comm, "\n")] = '\0';
+        if (strcmp(comm, "ksmd") != 0)
+                return false;
+        size_t len = 0;
+        char rel[64];
+        snprintf(rel, sizeof(rel), "%d/cmdline", (int) pid);
+        if (read_file_at(proc_root, rel, &cmdline, &len) < 0)
+                return false;
+        return len == 0;
+}
+
+int ksmd_find(const char *proc_root, pid_t *ret) {
+        _cleanup_closedir_ DIR *d = opendir(proc_root);
+        if (!d)
+                return -errno;
+        /* Kernel threads started at boot have small PIDs, and /proc lists
+         * processes in PID order: ksmd is among the first entries. */
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                uint64_t pid;
+                if (de->d_name[0] < '1' || de->d_name[0] > '9' || parse_u64(de->d_name, &pid) < 0 || pid > INT_MAX)
+                        continue;
+                if (pid_is_ksmd(proc_root, (pid_t) pid)) {
+                        *ret = (pid_t) pid;
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+int ksmd_cpu_read(const char *proc_root, pid_t pid, uint64_t *ret_usec) {
+        _cleanup_free_ char *stat = NULL, *schedstat = NULL;
+        int r = read_pid_file(proc_root, pid, "stat", &stat);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        char comm[32];
+        uint64_t usec;
+        r = pid_stat_parse(stat, sysconf(_SC_CLK_TCK), comm, sizeof(comm), &usec);
+        if (r < 0)
+                return r;
+        if (strcmp(comm, "ksmd") != 0)
+                return -ESRCH; /* the PID now belongs to someone else */
+        /* schedstat counts nanoseconds; utime + stime only whole ticks. */
+        if (read_pid_file(proc_root, pid, "schedstat", &schedstat) == 0)
+                (void) schedstat_parse(schedstat, &usec);
+        *ret_usec = usec;
+        return 0;
 }

@@ -67,6 +67,16 @@ bool action_ksm_knob_valid(const char *knob) {
         return false;
 }
 
+const char *action_ksm_refusal(const char *knob, const char *value) {
+        if (!action_ksm_knob_valid(knob))
+                return "not a KSM knob densityd writes";
+        /* run=2 unmerges every page at once: the memory comes back in one go
+         * and can itself bring on the OOM killer. */
+        if (strcmp(knob, "run") == 0 && strcmp(value, "0") != 0 && strcmp(value, "1") != 0)
+                return "densityd writes run=0 or run=1 only (run=2 unmerges every page at once)";
+        return NULL;
+}
+
 int plan_add(Plan *p, const Action *a) {
         if (p->n == p->allocated) {
                 size_t n = p->allocated ? p->allocated * 2 : 16;

@@ -36,6 +36,7 @@ typedef enum KeyType {
 typedef enum SectionKind {
         SECTION_NONE,   /* before any header, or after a bad one */
         SECTION_DAEMON,
+        SECTION_KSM,
         SECTION_CLASS,
 } SectionKind;
 
@@ -48,6 +49,7 @@ typedef struct KeySpec {
         uint64_t min, max;         /* durations: usec; sizes: bytes; integers; percents */
         bool percent_ok;           /* sizes: "25%" of the base the key names */
         bool not_in_default;       /* refused in [Class default] */
+        bool whole_msec;           /* durations: a whole number of milliseconds (sysfs takes ms) */
         const char *const *words;  /* enums: the words, in the enum's order ... */
         size_t n_words;            /* ... and how many */
 } KeySpec;
@@ -63,6 +65,7 @@ typedef struct KeySpec {
                         int dummy;                                                                   \
                 })
 #define DAEMON(f, ctype) .section = SECTION_DAEMON, FIELD(Policy, f, ctype)
+#define KSM(f, ctype) .section = SECTION_KSM, FIELD(Policy, ksm.f, ctype)
 #define CLASS(f, ctype) .section = SECTION_CLASS, FIELD(PolicyClass, f, ctype)
 
 #define KIB UINT64_C(1024)
@@ -74,8 +77,16 @@ static const char *const shed_mode_names[_SHED_MODE_MAX] = {
         [SHED_DESTROY] = "destroy",
 };
 
+static const char *const ksm_mode_names[_KSM_MODE_MAX] = {
+        [KSM_MODE_AUTO] = "auto",
+        [KSM_MODE_FIXED] = "fixed",
+        [KSM_MODE_ADVISOR] = "advisor",
+        [KSM_MODE_OFF] = "off",
+};
+
 /* KEY_ENUM stores the index as an int. */
 _Static_assert(sizeof(ShedMode) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(KsmMode) == sizeof(int), "enums are stored as int");
 
 static const KeySpec policy_keys[] = {
         { DAEMON(interval_usec, uint64_t), .key = "Interval", .type = KEY_DURATION,
@@ -89,6 +100,28 @@ static const KeySpec policy_keys[] = {
         { DAEMON(state_directory, char[4096]), .key = "StateDirectory", .type = KEY_PATH },
         { DAEMON(action_timeout_usec, uint64_t), .key = "ActionTimeout", .type = KEY_DURATION,
           .min = 1 * USEC_PER_SEC, .max = 3600 * USEC_PER_SEC },
+
+        { KSM(mode, KsmMode), .key = "Mode", .type = KEY_ENUM, .words = ksm_mode_names, .n_words = _KSM_MODE_MAX },
+        { KSM(cpu_budget_percent, double), .key = "CpuBudget", .type = KEY_PERCENT, .min = 1, .max = 100 },
+        { KSM(idle_cpu_percent, double), .key = "IdleCpu", .type = KEY_PERCENT, .min = 0, .max = 100 },
+        { KSM(pages_to_scan_min, unsigned), .key = "PagesToScanMin", .type = KEY_INTEGER, .min = 1,
+          .max = KSM_PAGES_TO_SCAN_MAX },
+        { KSM(pages_to_scan_max, unsigned), .key = "PagesToScanMax", .type = KEY_INTEGER, .min = 1,
+          .max = KSM_PAGES_TO_SCAN_MAX },
+        { KSM(sleep_min_usec, uint64_t), .key = "SleepMin", .type = KEY_DURATION, .min = USEC_PER_MSEC,
+          .max = KSM_SLEEP_MAX_USEC, .whole_msec = true },
+        { KSM(sleep_max_usec, uint64_t), .key = "SleepMax", .type = KEY_DURATION, .min = USEC_PER_MSEC,
+          .max = KSM_SLEEP_MAX_USEC, .whole_msec = true },
+        { KSM(pages_to_scan, unsigned), .key = "PagesToScan", .type = KEY_INTEGER, .min = 1,
+          .max = KSM_PAGES_TO_SCAN_MAX },
+        { KSM(sleep_usec, uint64_t), .key = "Sleep", .type = KEY_DURATION, .min = USEC_PER_MSEC,
+          .max = KSM_SLEEP_MAX_USEC, .whole_msec = true },
+        { KSM(start_at_percent, double), .key = "StartAt", .type = KEY_PERCENT, .min = 0, .max = 100 },
+        { KSM(stop_at_percent, double), .key = "StopAt", .type = KEY_PERCENT, .min = 0, .max = 100 },
+        { KSM(use_zero_pages, bool), .key = "UseZeroPages", .type = KEY_BOOL },
+        { KSM(max_page_sharing, unsigned), .key = "MaxPageSharing", .type = KEY_INTEGER, .min = 2, .max = 1 << 20 },
+        { KSM(merge_across_nodes, bool), .key = "MergeAcrossNodes", .type = KEY_BOOL },
+        { KSM(restore_on_exit, bool), .key = "RestoreOnExit", .type = KEY_BOOL },
 
         { CLASS(match, char[POLICY_MATCH_MAX][POLICY_GLOB_MAX]), .key = "Match", .type = KEY_GLOBS,
           .not_in_default = true },
@@ -127,6 +160,20 @@ void policy_defaults(Policy *ret) {
         strscpy(ret->textfile_directory, sizeof(ret->textfile_directory), "/var/lib/prometheus/node-exporter");
         strscpy(ret->libvirt_uri, sizeof(ret->libvirt_uri), "qemu:///system");
         strscpy(ret->state_directory, sizeof(ret->state_directory), "/var/lib/densityd");
+        ret->ksm = (PolicyKsm) {
+                .mode = KSM_MODE_AUTO,
+                .cpu_budget_percent = 50.0,
+                .idle_cpu_percent = 2.0,
+                .pages_to_scan_min = 100,
+                .pages_to_scan_max = 5000,
+                .sleep_min_usec = 10 * USEC_PER_MSEC,
+                .sleep_max_usec = 1000 * USEC_PER_MSEC,
+                .pages_to_scan = 100,
+                .sleep_usec = 20 * USEC_PER_MSEC,
+                .start_at_percent = 40.0,
+                .stop_at_percent = 30.0,
+                .restore_on_exit = true,
+        };
         ret->n_classes = 1;
         policy_class_defaults(&ret->classes[0], POLICY_DEFAULT_CLASS);
 }
@@ -142,6 +189,10 @@ uint64_t policy_size_bytes(const PolicySize *s, uint64_t base_bytes) {
         if (v >= 18446744073709551616.0)
                 return UINT64_MAX;
         return (uint64_t) v;
+}
+
+const char *ksm_mode_name(KsmMode m) {
+        return m < _KSM_MODE_MAX ? ksm_mode_names[m] : "?";
 }
 
 const char *shed_mode_name(ShedMode m) {
@@ -461,6 +512,10 @@ static void parse_value(ParseState *st, const KeySpec *k, const char *value, voi
                         parse_error(st, st->line, "%s=%s: out of range %s..%s", name, value, lo, hi);
                         return;
                 }
+                if (k->whole_msec && usec % USEC_PER_MSEC != 0) {
+                        parse_error(st, st->line, "%s=%s: must be a whole number of milliseconds", name, value);
+                        return;
+                }
                 memcpy(field, &usec, sizeof(usec));
                 return;
         }
@@ -651,6 +706,8 @@ static void reader_section(ParseState *st, char *header) {
         strscpy(st->section_name, sizeof(st->section_name), header);
         if (strcmp(header, "Daemon") == 0)
                 st->section = SECTION_DAEMON;
+        else if (strcmp(header, "Ksm") == 0)
+                st->section = SECTION_KSM;
         else if (strncmp(header, "Class", 5) == 0 && (header[5] == '\0' || isspace((unsigned char) header[5])))
                 reader_class_section(st, header + 5);
         else
@@ -722,6 +779,36 @@ static char *policy_reader(char *str, int num, void *stream) {
         return str;
 }
 
+/* The line a [Ksm] or [Daemon] key was set on, 0 if not set. */
+static unsigned seen_at(const ParseState *st, SectionKind section, const char *key) {
+        return st->seen_line[0][key_index(section, key)];
+}
+
+/* Pairs of [Ksm] keys that bound each other, reported at the line of the
+ * later one; and which start-up knobs the file sets at all. */
+static void policy_check_ksm(ParseState *st) {
+        PolicyKsm *k = &st->policy.ksm;
+        const struct {
+                const char *low, *high;
+                bool bad;
+        } pairs[] = {
+                { "PagesToScanMin", "PagesToScanMax", k->pages_to_scan_min > k->pages_to_scan_max },
+                { "SleepMin", "SleepMax", k->sleep_min_usec > k->sleep_max_usec },
+                { "StopAt", "StartAt", k->stop_at_percent > k->start_at_percent },
+                { "IdleCpu", "CpuBudget", k->idle_cpu_percent > k->cpu_budget_percent },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(pairs); i++) {
+                if (!pairs[i].bad)
+                        continue;
+                unsigned a = seen_at(st, SECTION_KSM, pairs[i].low), b = seen_at(st, SECTION_KSM, pairs[i].high);
+                parse_error(st, a > b ? a : b, "%s=%s is above %s=%s", pairs[i].low, a ? "" : " (the default)",
+                            pairs[i].high, b ? "" : " (the default)");
+        }
+        k->has_use_zero_pages = seen_at(st, SECTION_KSM, "UseZeroPages") > 0;
+        k->has_max_page_sharing = seen_at(st, SECTION_KSM, "MaxPageSharing") > 0;
+        k->has_merge_across_nodes = seen_at(st, SECTION_KSM, "MergeAcrossNodes") > 0;
+}
+
 int policy_parse(const char *buf, const char *filename, Policy *ret, PolicyErrors *errors) {
         ParseState st = { .filename = filename, .pos = buf, .errors = errors };
         policy_defaults(&st.policy);
@@ -730,13 +817,14 @@ int policy_parse(const char *buf, const char *filename, Policy *ret, PolicyError
         (void) ini_parse_stream(policy_reader, &st, policy_handler, &st);
         if (st.oom)
                 return -ENOMEM;
+        policy_check_ksm(&st);
         if (st.n_errors == 0 && st.policy.stale_after_usec < st.policy.interval_usec) {
                 char a[32], b[32];
                 policy_format_duration(st.policy.stale_after_usec, a, sizeof(a));
                 policy_format_duration(st.policy.interval_usec, b, sizeof(b));
-                unsigned line = st.seen_line[0][key_index(SECTION_DAEMON, "StaleAfter")];
+                unsigned line = seen_at(&st, SECTION_DAEMON, "StaleAfter");
                 if (line == 0)
-                        line = st.seen_line[0][key_index(SECTION_DAEMON, "Interval")];
+                        line = seen_at(&st, SECTION_DAEMON, "Interval");
                 parse_error(&st, line ? line : 1, "StaleAfter=%s is shorter than Interval=%s", a, b);
         }
         if (st.n_errors > 0)

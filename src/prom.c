@@ -122,8 +122,22 @@ static void prom_host(FILE *f, const Snapshot *s) {
                         prom_family(f, ksm_metrics[i].metric, ksm_metrics[i].type, ksm_metrics[i].help);
                         fprintf(f, "%s %.15g\n", ksm_metrics[i].metric, (double) v * ksm_metrics[i].scale);
                 }
-                prom_u64(f, "density_ksm_saved_bytes", "gauge", "Memory KSM saves: pages_sharing times page size.",
+                prom_u64(f, "density_ksm_saved_bytes", "gauge",
+                         "Memory KSM saves: (pages_sharing + ksm_zero_pages) times page size.",
                          snapshot_ksm_saved_bytes(h));
+                int64_t run, pages, sleep_ms;
+                if (ksm_sample_get(&h->ksm, "run", &run) == 0 && ksm_sample_get(&h->ksm, "pages_to_scan", &pages) == 0 &&
+                    ksm_sample_get(&h->ksm, "sleep_millisecs", &sleep_ms) == 0) {
+                        prom_family(f, "density_ksm_scan_rate_pages_per_second", "gauge",
+                                    "Pages ksmd may scan per second as set (0 when stopped).");
+                        fprintf(f, "density_ksm_scan_rate_pages_per_second %.15g\n",
+                                run == 1 && sleep_ms > 0 ? (double) pages * 1000.0 / (double) sleep_ms : 0.0);
+                }
+                if (h->ksm.has_ksmd_cpu) {
+                        prom_family(f, "density_ksmd_cpu_seconds_total", "counter",
+                                    "CPU time of the ksmd kernel thread.");
+                        fprintf(f, "density_ksmd_cpu_seconds_total %.6f\n", (double) h->ksm.ksmd_cpu_usec / 1e6);
+                }
         }
 
         if (h->numa.n_nodes > 0) {
@@ -148,6 +162,7 @@ typedef enum GuestField {
         G_DISK_CACHES,
         G_KSM_MERGING,
         G_KSM_PROFIT,
+        G_KSM_MERGEABLE,
         G_STALE,
         G_STATS_AGE,
 } GuestField;
@@ -166,6 +181,7 @@ static const struct {
         { G_DISK_CACHES, "density_guest_disk_caches_bytes", "Guest page cache that can be reclaimed." },
         { G_KSM_MERGING, "density_guest_ksm_merging_bytes", "Guest memory KSM has merged." },
         { G_KSM_PROFIT, "density_guest_ksm_profit_bytes", "KSM profit for the guest's process, net of metadata." },
+        { G_KSM_MERGEABLE, "density_guest_ksm_mergeable", "1 when KSM may merge the guest's memory (no <nosharepages/>)." },
         { G_STALE, "density_guest_stale", "1 when the guest's balloon stats are missing or stopped updating, so are not trusted." },
         { G_STATS_AGE, "density_guest_stats_age_seconds", "Time since the hypervisor last answered for the guest." },
 };
@@ -182,6 +198,7 @@ static bool guest_value(const GuestSample *g, GuestField field, double *ret) {
         case G_DISK_CACHES: *ret = (double) g->disk_caches_bytes; return g->has_disk_caches;
         case G_KSM_MERGING: *ret = (double) g->ksm_merging_bytes; return g->has_ksm;
         case G_KSM_PROFIT: *ret = (double) g->ksm_profit_bytes; return g->has_ksm_profit;
+        case G_KSM_MERGEABLE: *ret = !g->facts.nosharepages; return g->facts.known;
         case G_STALE: *ret = g->stale; return true;
         case G_STATS_AGE: *ret = (double) g->stats_age_usec / 1e6; return true;
         }
@@ -236,7 +253,33 @@ static void prom_actions(FILE *f, const JournalCounter *c, size_t n) {
         }
 }
 
-int prom_render(const Snapshot *s, const JournalCounter *counters, size_t n_counters, char **ret, size_t *ret_len) {
+/* The controllers' states: one series per controller, its labels saying
+ * the mode and state, value 1; and since when. */
+static void prom_controllers(FILE *f, const ControllerReport *c, size_t n) {
+        if (n == 0)
+                return;
+        prom_family(f, "density_controller_state", "gauge",
+                    "A controller's current state (labels: controller, mode, state); always 1.");
+        for (size_t i = 0; i < n; i++) {
+                fprintf(f, "density_controller_state{controller=\"");
+                prom_label_value(f, c[i].name);
+                fprintf(f, "\",mode=\"");
+                prom_label_value(f, c[i].status.mode);
+                fprintf(f, "\",state=\"");
+                prom_label_value(f, c[i].status.state);
+                fprintf(f, "\"} 1\n");
+        }
+        prom_family(f, "density_controller_state_since_timestamp_seconds", "gauge",
+                    "When a controller entered its current state.");
+        for (size_t i = 0; i < n; i++) {
+                fprintf(f, "density_controller_state_since_timestamp_seconds{controller=\"");
+                prom_label_value(f, c[i].name);
+                fprintf(f, "\"} %.3f\n", (double) c[i].status.since_usec / 1e6);
+        }
+}
+
+int prom_render(const Snapshot *s, const JournalCounter *counters, size_t n_counters,
+                const ControllerReport *controllers, size_t n_controllers, char **ret, size_t *ret_len) {
         char *buf = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&buf, &len);
@@ -246,6 +289,7 @@ int prom_render(const Snapshot *s, const JournalCounter *counters, size_t n_coun
         prom_host(f, s);
         prom_guests(f, s);
         prom_actions(f, counters, n_counters);
+        prom_controllers(f, controllers, n_controllers);
         prom_family(f, "density_sample_duration_seconds", "gauge", "Time the last tick spent sampling.");
         fprintf(f, "density_sample_duration_seconds %.6f\n", (double) s->sample_duration_usec / 1e6);
         prom_family(f, "density_last_sample_timestamp_seconds", "gauge", "When the last tick sampled.");
@@ -260,14 +304,15 @@ int prom_render(const Snapshot *s, const JournalCounter *counters, size_t n_coun
         return 0;
 }
 
-int prom_write(const char *dir, const Snapshot *s, const JournalCounter *counters, size_t n_counters) {
+int prom_write(const char *dir, const Snapshot *s, const JournalCounter *counters, size_t n_counters,
+               const ControllerReport *controllers, size_t n_controllers) {
         char path[PATH_MAX];
         int r = path_join(path, sizeof(path), dir, PROM_FILENAME);
         if (r < 0)
                 return r;
         _cleanup_free_ char *buf = NULL;
         size_t len;
-        r = prom_render(s, counters, n_counters, &buf, &len);
+        r = prom_render(s, counters, n_counters, controllers, n_controllers, &buf, &len);
         if (r < 0)
                 return r;
         return write_file_atomic(path, buf, len, 0644);

@@ -46,6 +46,13 @@ struct Sampler {
         uint64_t ticks;      /* sampler_tick() calls so far */
         GuestMemory *memory; /* one per guest of the last table, sorted by uuid */
         size_t n_memory;
+        /* The ksmd kernel thread, found once (looked for again every
+         * SAMPLE_CGROUP_RETRY_TICKS ticks while not found), and its CPU time
+         * at the previous tick. */
+        pid_t ksmd_pid;
+        uint64_t ksmd_retry_tick;
+        bool ksmd_prev_valid;
+        uint64_t ksmd_prev_cpu_usec, ksmd_prev_mono_usec;
 };
 
 static size_t roots_page_size(const Roots *roots) {
@@ -302,6 +309,36 @@ static int sample_guest(Sampler *s, const VirtDomainStats *d, GuestMemory *mem, 
         return 0;
 }
 
+/* ksmd's CPU time and its share of a core since the previous tick. */
+static void sample_ksmd(Sampler *s, KsmSample *k, uint64_t now) {
+        if (!k->present)
+                return;
+        uint64_t usec;
+        int r = s->ksmd_pid > 0 ? ksmd_cpu_read(s->roots.proc, s->ksmd_pid, &usec) : -ESRCH;
+        if (r == -ESRCH && s->ticks >= s->ksmd_retry_tick) {
+                s->ksmd_prev_valid = false;
+                s->ksmd_pid = 0;
+                if (ksmd_find(s->roots.proc, &s->ksmd_pid) == 0)
+                        r = ksmd_cpu_read(s->roots.proc, s->ksmd_pid, &usec);
+                else
+                        s->ksmd_retry_tick = s->ticks + SAMPLE_CGROUP_RETRY_TICKS;
+        }
+        if (r < 0) {
+                s->ksmd_prev_valid = false;
+                return;
+        }
+        k->has_ksmd_cpu = true;
+        k->ksmd_cpu_usec = usec;
+        if (s->ksmd_prev_valid && now > s->ksmd_prev_mono_usec && usec >= s->ksmd_prev_cpu_usec) {
+                k->has_ksmd_cpu_percent = true;
+                k->ksmd_cpu_percent = 100.0 * (double) (usec - s->ksmd_prev_cpu_usec) /
+                                      (double) (now - s->ksmd_prev_mono_usec);
+        }
+        s->ksmd_prev_valid = true;
+        s->ksmd_prev_cpu_usec = usec;
+        s->ksmd_prev_mono_usec = now;
+}
+
 int sampler_tick(Sampler *s, const GuestTable *table, uint64_t stale_after_usec, Snapshot *ret) {
         uint64_t start = now_monotonic_usec();
         Snapshot snap = { .timestamp_usec = now_realtime_usec() };
@@ -309,6 +346,7 @@ int sampler_tick(Sampler *s, const GuestTable *table, uint64_t stale_after_usec,
         int r = sample_host(&s->roots, &snap.host);
         if (r < 0)
                 return r;
+        sample_ksmd(s, &snap.host.ksm, start);
         snap.hypervisor_connected = table->connected;
         strscpy(snap.hypervisor_error, sizeof(snap.hypervisor_error), table->error);
         /* A hung hypervisor never fails a call: it never answers. A round

@@ -81,7 +81,7 @@ static Snapshot *snapshot_literal(void) {
 static char *render(const Snapshot *s) {
         char *text = NULL;
         size_t len = 0;
-        CHECK_OK(prom_render(s, NULL, 0, &text, &len));
+        CHECK_OK(prom_render(s, NULL, 0, NULL, 0, &text, &len));
         CHECK(text);
         CHECK_U64(strlen(text), len);
         CHECK(len > 0 && text[len - 1] == '\n');
@@ -224,8 +224,8 @@ static void test_render_bare_host(void) {
 static void test_write(void) {
         char *dir = test_mkdtemp();
         const Snapshot *s = snapshot_literal();
-        CHECK_OK(prom_write(dir, s, NULL, 0));
-        CHECK_OK(prom_write(dir, s, NULL, 0)); /* again, over the first */
+        CHECK_OK(prom_write(dir, s, NULL, 0, NULL, 0));
+        CHECK_OK(prom_write(dir, s, NULL, 0, NULL, 0)); /* again, over the first */
         CHECK(test_count_entries(dir) == 1);
 
         char *file = NULL;
@@ -237,7 +237,7 @@ static void test_write(void) {
 
         char missing[PATH_MAX];
         CHECK_OK(path_join(missing, sizeof(missing), dir, "nope"));
-        CHECK(prom_write(missing, s, NULL, 0) == -ENOENT);
+        CHECK(prom_write(missing, s, NULL, 0, NULL, 0) == -ENOENT);
         test_rm_rf(dir);
 }
 

@@ -23,6 +23,7 @@
 
 #include <json-c/json.h>
 
+#include "density/controller.h"
 #include "density/journal.h"
 #include "density/snapshot.h"
 
@@ -75,6 +76,8 @@ typedef struct ControlDaemonInfo {
         size_t actions_in_flight;
         const JournalEntry *decisions; /* the latest few, oldest first */
         size_t n_decisions;
+        const ControllerReport *controllers; /* each controller's state, in order */
+        size_t n_controllers;
 } ControlDaemonInfo;
 
 /* The status document: {"version":1,"daemon":{..},"host":{..},"guests":[..],

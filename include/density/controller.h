@@ -8,6 +8,21 @@
 #include "density/policy.h"
 #include "density/snapshot.h"
 
+/* What a controller says about itself in status: a word for where it
+ * stands and why. */
+typedef struct ControllerStatus {
+        char mode[16];        /* the policy's mode for it, "" if it has none (KSM: auto, fixed, ...) */
+        char state[32];       /* e.g. "boosting", "idle", "stopped", "off" */
+        char reason[256];     /* why, for people; "" if nothing to say */
+        uint64_t since_usec;  /* snapshot time the state began, 0: unknown */
+} ControllerStatus;
+
+/* One controller's status, as the reporters take it. */
+typedef struct ControllerReport {
+        const char *name;
+        ControllerStatus status;
+} ControllerReport;
+
 typedef struct Controller {
         const char *name;
         /* Its state across ticks; NULL: it keeps none. state_new returns
@@ -17,9 +32,14 @@ typedef struct Controller {
         /* Append this tick's actions. Return: 0, or -ENOMEM (the tick goes
          * on without this controller's actions). */
         int (*plan)(const Snapshot *s, const Policy *p, void *state, Plan *plan);
+        /* NULL: nothing to say. */
+        void (*status)(const void *state, ControllerStatus *ret);
+        /* On a clean stop, with the last snapshot: what to put back before
+         * densityd exits. NULL: nothing. Return: 0 or -ENOMEM. */
+        int (*plan_stop)(const Snapshot *s, const Policy *p, void *state, Plan *plan);
 } Controller;
 
-/* The controllers densityd runs (none yet: the KSM, balloon, shed and NUMA
- * controllers land on this control plane one by one). */
+/* The controllers densityd runs, in order (KSM so far; the balloon, shed
+ * and NUMA controllers land on this control plane one by one). */
 extern const Controller *const controllers_builtin[];
 extern const size_t controllers_builtin_n;

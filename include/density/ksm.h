@@ -35,3 +35,22 @@ int ksm_stat_parse(const char *buf, KsmProcess *ret);
  * Return: 0, -ENOENT (no such process, or a kernel without per-process KSM
  * files), -ESRCH (the process exited while we read), or -errno. */
 int ksm_process_read(const char *proc_root, pid_t pid, KsmProcess *ret, const char **failed_file);
+
+/* Parse /proc/PID/schedstat: its first field, nanoseconds on CPU, as usec.
+ * Return: 0 or -EINVAL/-ERANGE. */
+int schedstat_parse(const char *buf, uint64_t *ret_usec);
+
+/* Parse /proc/PID/stat: the command name (may be NULL) and utime + stime
+ * (fields 14 and 15, clock ticks of 1/clk_tck s) in usec.
+ * Return: 0 or -EINVAL. */
+int pid_stat_parse(const char *buf, long clk_tck, char *ret_comm, size_t comm_size, uint64_t *ret_cpu_usec);
+
+/* Find the ksmd kernel thread below proc_root: named "ksmd", without a
+ * command line. Return: 0, -ENOENT (no such thread: a kernel without KSM),
+ * or -errno. */
+int ksmd_find(const char *proc_root, pid_t *ret);
+
+/* ksmd's CPU time in usec: schedstat where the kernel has it, else utime +
+ * stime. Return: 0, -ESRCH (pid is no longer ksmd: find it again), or
+ * -errno. */
+int ksmd_cpu_read(const char *proc_root, pid_t pid, uint64_t *ret_usec);

@@ -91,3 +91,7 @@ int plan_render(const Plan *p, char **ret);
 /* Whether the KSM knob name is one densityd may write (a plain sysfs file
  * name it knows, never a path). */
 bool action_ksm_knob_valid(const char *knob);
+
+/* Why densityd refuses to write knob=value (not a knob it writes, or
+ * run=2), or NULL when it may. */
+const char *action_ksm_refusal(const char *knob, const char *value);

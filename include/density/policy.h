@@ -40,6 +40,45 @@ const char *shed_mode_name(ShedMode m);
 /* The mode a word names (as shed_mode_name() writes it). Return: 0 or -EINVAL. */
 int shed_mode_from_name(const char *s, ShedMode *ret);
 
+#define KSM_PAGES_TO_SCAN_MAX 1000000u              /* PagesToScan*= upper bound */
+#define KSM_SLEEP_MAX_USEC (60 * UINT64_C(1000000)) /* Sleep*= upper bound: 60 s */
+
+/* [Ksm] Mode=: how densityd drives ksmd. */
+typedef enum KsmMode {
+        KSM_MODE_AUTO,     /* scan as fast as merging pays, within CpuBudget=; idle or stop when it does not */
+        KSM_MODE_FIXED,    /* PagesToScan= and Sleep= whenever merging is wanted */
+        KSM_MODE_ADVISOR,  /* the kernel's advisor (advisor_mode=scan-time, 6.8+); auto where it is absent */
+        KSM_MODE_OFF,      /* never write a KSM knob */
+        _KSM_MODE_MAX,
+} KsmMode;
+
+/* "auto", "fixed", "advisor", "off"; "?" for anything else. */
+const char *ksm_mode_name(KsmMode m);
+
+/* [Ksm]: the KSM controller. Percents of capacity: the memory guests may
+ * use (the host's, or the VMs' cgroup budget when one is set). */
+typedef struct PolicyKsm {
+        KsmMode mode;                     /* Mode= (default auto) */
+        double cpu_budget_percent;        /* CpuBudget=: ksmd's most, of one core, while merging pays */
+        double idle_cpu_percent;          /* IdleCpu=: ksmd's most while it does not */
+        unsigned pages_to_scan_min;       /* PagesToScanMin=/Max=: auto's bounds */
+        unsigned pages_to_scan_max;
+        uint64_t sleep_min_usec;          /* SleepMin=/SleepMax=: auto's bounds, whole milliseconds */
+        uint64_t sleep_max_usec;
+        unsigned pages_to_scan;           /* PagesToScan=, Sleep=: fixed mode */
+        uint64_t sleep_usec;
+        double start_at_percent;          /* StartAt=: guests' committed memory, percent of capacity */
+        double stop_at_percent;           /* StopAt= */
+        /* Start-up only knobs; unset: left as found. */
+        bool has_use_zero_pages;
+        bool use_zero_pages;              /* UseZeroPages= */
+        bool has_max_page_sharing;
+        unsigned max_page_sharing;        /* MaxPageSharing= */
+        bool has_merge_across_nodes;
+        bool merge_across_nodes;          /* MergeAcrossNodes= */
+        bool restore_on_exit;             /* RestoreOnExit=: knobs back as found on a clean stop */
+} PolicyKsm;
+
 /* [Class NAME]: what the controllers need to know per guest. */
 typedef struct PolicyClass {
         char name[DENSITY_POLICY_CLASS_NAME_MAX];
@@ -66,6 +105,8 @@ typedef struct Policy {
         bool dry_run;               /* DryRun=: plan and journal every action as "would", change nothing */
         char state_directory[4096]; /* StateDirectory=: state that survives a restart */
         uint64_t action_timeout_usec; /* ActionTimeout=: a hypervisor action not done by then is reported timed out */
+
+        PolicyKsm ksm;              /* [Ksm] */
 
         /* [Class NAME] sections; classes[0] is always "default" (built in,
          * its keys overridable by a [Class default] section), the others in

@@ -58,6 +58,12 @@ typedef struct KsmSample {
         bool present;      /* /sys/kernel/mm/ksm exists */
         size_t n_values;
         KsmValue values[DENSITY_KSM_MAX];
+        /* The ksmd kernel thread's CPU time (schedstat, or utime + stime),
+         * and its share of one core since the sampler's previous tick. */
+        bool has_ksmd_cpu;
+        uint64_t ksmd_cpu_usec;
+        bool has_ksmd_cpu_percent;
+        double ksmd_cpu_percent;
 } KsmSample;
 
 typedef struct NumaNode {
@@ -111,6 +117,7 @@ typedef struct DomainFacts {
         bool free_page_reporting;     /* <memballoon freePageReporting='on'> */
         bool vcpu_pinned;             /* <vcpu cpuset=..> or <cputune><vcpupin>: pinned by hand */
         bool emulator_pinned;         /* <cputune><emulatorpin> */
+        bool nosharepages;            /* <memoryBacking><nosharepages/>: KSM never merges its memory */
         bool numatune;                /* <numatune><memory ..>: memory placed by hand */
         char numatune_mode[16];       /* strict, preferred, interleave, restrictive */
         char numatune_nodeset[64];
@@ -185,7 +192,9 @@ typedef struct Snapshot {
 /* Free the guest array and reset; accepts NULL. */
 void snapshot_clear(Snapshot *s);
 
-/* Bytes KSM saves: pages_sharing * h->page_size_bytes; 0 if KSM is absent,
+/* Bytes KSM saves: (pages_sharing + ksm_zero_pages) * h->page_size_bytes
+ * (ksm_zero_pages: empty pages merged with the zero page under
+ * use_zero_pages, 0 on kernels without the file); 0 if KSM is absent,
  * and 0 when h->page_size_bytes is 0 (a HostSample not made by
  * sample_host(): a page count without a page size is no figure in bytes, and
  * counting KSM as saving nothing errs on the safe side). */
