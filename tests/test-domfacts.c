@@ -52,6 +52,7 @@ static void test_real_dumpxml(void) {
         CHECK(!f.vcpu_pinned);
         CHECK(!f.emulator_pinned);
         CHECK(!f.numatune);
+        CHECK(!f.nosharepages);
         CHECK_STR(f.numatune_mode, "");
         CHECK_STR(f.numatune_nodeset, "");
         CHECK_U64(f.max_memory_bytes, 256ull << 20);
@@ -143,6 +144,17 @@ static void test_pinning(void) {
         CHECK_OK(parse(DOM("<cputune><shares>1024</shares></cputune>"), &f));
         CHECK(!f.vcpu_pinned);
         CHECK(!f.emulator_pinned);
+}
+
+static void test_nosharepages(void) {
+        DomainFacts f;
+        CHECK_OK(parse(DOM("<memoryBacking><nosharepages/></memoryBacking>"), &f));
+        CHECK(f.nosharepages);
+        CHECK_OK(parse(DOM("<memoryBacking><hugepages/></memoryBacking>"), &f));
+        CHECK(!f.nosharepages);
+        /* Only libvirt's element, where libvirt reads it. */
+        CHECK_OK(parse(DOM("<devices><nosharepages/></devices>"), &f));
+        CHECK(!f.nosharepages);
 }
 
 static void test_numatune(void) {
@@ -463,6 +475,7 @@ int main(int argc, char **argv) {
         RUN(test_real_tuned);
         RUN(test_balloon);
         RUN(test_pinning);
+        RUN(test_nosharepages);
         RUN(test_numatune);
         RUN(test_memory_units);
         RUN(test_metadata);

@@ -264,6 +264,63 @@ static void test_process_read_merging_pages_fallback(void) {
         CHECK(!p.has_profit);
 }
 
+static void test_ksmd_cpu(void) {
+        uint64_t usec;
+        CHECK_OK(schedstat_parse("123456789 2000 30\n", &usec));
+        CHECK_U64(usec, 123456);
+        CHECK(schedstat_parse("x\n", &usec) == -EINVAL);
+
+        /* A name with spaces and a ')' inside; utime 250, stime 50 ticks. */
+        const char *stat = "57 (ksm d) x) S 2 0 0 0 -1 2129984 0 0 0 0 250 50 0 0 25 5 1 0 9 0 0\n";
+        char comm[32];
+        CHECK_OK(pid_stat_parse(stat, 100, comm, sizeof(comm), &usec));
+        CHECK_STR(comm, "ksm d) x");
+        CHECK_U64(usec, 3000000);
+        CHECK(pid_stat_parse("57 (ksmd) S 2 0\n", 100, NULL, 0, &usec) == -EINVAL); /* cut short */
+        CHECK(pid_stat_parse("no parens", 100, NULL, 0, &usec) == -EINVAL);
+
+        /* Below a fixture /proc: ksmd is the kernel thread named so, not a
+         * process that calls itself ksmd. */
+        char *root = test_mkdtemp();
+        char path[256];
+        const struct {
+                int pid;
+                const char *comm, *cmdline, *stat;
+        } procs[] = {
+                { 7, "ksmd\n", "/usr/bin/fake-ksmd", "7 (ksmd) S 1 0 0 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 9 0 0\n" },
+                { 40, "ksmd\n", "", "40 (ksmd) S 2 0 0 0 -1 0 0 0 0 0 300 200 0 0 25 5 1 0 9 0 0\n" },
+        };
+        for (size_t i = 0; i < 2; i++) {
+                snprintf(path, sizeof(path), "%s/%d", root, procs[i].pid);
+                CHECK(mkdir(path, 0755) == 0);
+                const char *files[][2] = { { "comm", procs[i].comm }, { "cmdline", procs[i].cmdline },
+                                           { "stat", procs[i].stat } };
+                for (size_t f = 0; f < 3; f++) {
+                        snprintf(path, sizeof(path), "%s/%d/%s", root, procs[i].pid, files[f][0]);
+                        FILE *fp = fopen(path, "w");
+                        CHECK(fp);
+                        fputs(files[f][1], fp);
+                        fclose(fp);
+                }
+        }
+        pid_t pid;
+        CHECK_OK(ksmd_find(root, &pid));
+        CHECK(pid == 40);
+        CHECK_OK(ksmd_cpu_read(root, pid, &usec));
+        CHECK_U64(usec, 500 * (1000000 / sysconf(_SC_CLK_TCK)));
+        /* schedstat, where present, is the finer figure. */
+        snprintf(path, sizeof(path), "%s/40/schedstat", root);
+        FILE *fp = fopen(path, "w");
+        CHECK(fp);
+        fputs("5123456789 1 1\n", fp);
+        fclose(fp);
+        CHECK_OK(ksmd_cpu_read(root, pid, &usec));
+        CHECK_U64(usec, 5123456);
+        CHECK(ksmd_cpu_read(root, 7, &usec) == 0); /* a stat that says ksmd: read (find checks the rest) */
+        CHECK(ksmd_cpu_read(root, 99, &usec) == -ESRCH);
+        test_rm_rf(root);
+}
+
 int main(int argc, char **argv) {
         test_fixtures(argc, argv);
         RUN(test_value_parse);
@@ -273,6 +330,7 @@ int main(int argc, char **argv) {
         RUN(test_read_arm64_64k);
         RUN(test_read_unreadable);
         RUN(test_stat_parse);
+        RUN(test_ksmd_cpu);
         RUN(test_process_read);
         RUN(test_process_read_5_19);
         /* Last: fails on a bug reported in src/ksm.c, the rest still runs. */

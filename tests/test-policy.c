@@ -380,6 +380,34 @@ static void test_shed_mode_and_names(void) {
         CHECK(!policy_name_valid("caf\xc3\xa9"));
 }
 
+static void test_ksm_section(void) {
+        Policy p;
+        PolicyErrors e = {};
+        policy_defaults(&p);
+        CHECK(p.ksm.mode == KSM_MODE_AUTO);
+        CHECK(p.ksm.restore_on_exit);
+        CHECK(!p.ksm.has_use_zero_pages && !p.ksm.has_max_page_sharing && !p.ksm.has_merge_across_nodes);
+        CHECK_OK(policy_parse("[Ksm]\nMode=fixed\nCpuBudget=80%\nIdleCpu=0.5%\nPagesToScanMin=64\n"
+                              "PagesToScanMax=20000\nSleepMin=5ms\nSleepMax=2s\nPagesToScan=300\nSleep=15ms\n"
+                              "StartAt=60%\nStopAt=50%\nUseZeroPages=yes\nMaxPageSharing=512\n"
+                              "MergeAcrossNodes=no\nRestoreOnExit=no\n",
+                              "t.conf", &p, &e));
+        CHECK(p.ksm.mode == KSM_MODE_FIXED);
+        CHECK_STR(ksm_mode_name(p.ksm.mode), "fixed");
+        CHECK(p.ksm.cpu_budget_percent == 80.0 && p.ksm.idle_cpu_percent == 0.5);
+        CHECK(p.ksm.pages_to_scan_min == 64 && p.ksm.pages_to_scan_max == 20000);
+        CHECK_U64(p.ksm.sleep_min_usec, 5000);
+        CHECK_U64(p.ksm.sleep_max_usec, 2000000);
+        CHECK(p.ksm.pages_to_scan == 300);
+        CHECK_U64(p.ksm.sleep_usec, 15000);
+        CHECK(p.ksm.start_at_percent == 60.0 && p.ksm.stop_at_percent == 50.0);
+        CHECK(p.ksm.has_use_zero_pages && p.ksm.use_zero_pages);
+        CHECK(p.ksm.has_max_page_sharing && p.ksm.max_page_sharing == 512);
+        CHECK(p.ksm.has_merge_across_nodes && !p.ksm.merge_across_nodes);
+        CHECK(!p.ksm.restore_on_exit);
+        policy_errors_clear(&e);
+}
+
 static void test_each_error(void) {
         parse_one_error("[Nope]\nFoo=1\nBar=2\n", 1, "unknown section [Nope]");
         parse_one_error("[Daemon]\nFoo=1\n", 2, "unknown key 'Foo'");
@@ -419,6 +447,22 @@ static void test_each_error(void) {
         parse_one_error("[Daemon]\nActionTimeout=61min\n", 2, "out of range 1s..3600s");
         parse_one_error("[Daemon]\nActionTimeout=soon\n", 2, "ActionTimeout=soon: not a duration");
         parse_one_error("[Daemon]\nDryRun=no\nDryRun=yes\n", 3, "DryRun= is set twice (first at line 2)");
+
+        /* [Ksm]: each key's errors, and the pairs that bound each other. */
+        parse_one_error("[Ksm]\nMode=turbo\n", 2, "Mode=turbo: must be one of auto, fixed, advisor, off");
+        parse_one_error("[Ksm]\nCpuBudget=0%\n", 2, "CpuBudget=0%: percent out of range 1..100");
+        parse_one_error("[Ksm]\nCpuBudget=50\n", 2, "CpuBudget=50: not a percent");
+        parse_one_error("[Ksm]\nPagesToScanMax=0\n", 2, "PagesToScanMax=0: out of range 1..1000000");
+        parse_one_error("[Ksm]\nSleep=1500us\n", 2, "Sleep=1500us: must be a whole number of milliseconds");
+        parse_one_error("[Ksm]\nSleepMax=2min\n", 2, "SleepMax=2min: out of range 1ms..60s");
+        parse_one_error("[Ksm]\nPagesToScanMin=600\nPagesToScanMax=500\n", 3,
+                        "PagesToScanMin= is above PagesToScanMax=");
+        parse_one_error("[Ksm]\nSleepMin=2s\n", 2, "SleepMin= is above SleepMax= (the default)");
+        parse_one_error("[Ksm]\nStartAt=20%\n", 2, "StopAt= (the default) is above StartAt=");
+        parse_one_error("[Ksm]\nCpuBudget=1%\n", 2, "IdleCpu= (the default) is above CpuBudget=");
+        parse_one_error("[Ksm]\nMaxPageSharing=1\n", 2, "out of range 2..1048576");
+        parse_one_error("[Ksm]\nRestoreOnExit=sometimes\n", 2, "not a boolean");
+        parse_one_error("[Ksm]\nKsm=yes\n", 2, "unknown key 'Ksm' in section [Ksm]");
 
         /* Class keys: each value type, its errors and its bounds. */
         parse_one_error("[Class a]\nFloor=12Q\n", 2, "Floor=12Q: not a size (examples: 512M, 2G, 64K, 25%)");
@@ -834,6 +878,7 @@ int main(int argc, char **argv) {
         RUN(test_parse_integer);
         RUN(test_parse_bool);
         RUN(test_shed_mode_and_names);
+        RUN(test_ksm_section);
         RUN(test_each_error);
         RUN(test_classes);
         RUN(test_class_errors);
