@@ -108,7 +108,7 @@ results() {
 			if (ref > 0) for (t = 0; t <= last[c]; t++) if (saved[c, t] >= 0.9 * ref) { t90[c] = t; break }
 			cpus[c] = cpu[c, last[c]]
 		}
-		printf "T90 = first second with saved >= 90%% of %s'"'"'s plateau (%.1f MiB); plateau = mean of the last %d s\n\n", refname, ref, P
+		printf "T90 = first second with saved >= 90%% of %s'"'"'s plateau (%.1f MiB); plateau = mean of the last %d s\n\n", refname, ref, (P < W ? P : W)
 		printf "%-15s %12s %8s %10s %10s %10s\n", "contender", "plateau_MiB", "T90_s", "ksmd_cpu_s", "T90/" substr(refname, 1, 5), "cpu/defau"
 		for (i = 1; i <= n; i++) {
 			c = names[i]
@@ -598,7 +598,9 @@ CURRENT=
 cleanup() {
 	local rc=$?
 	set +e
-	trap - INT TERM
+	# A second Ctrl-C must not cut the clean-up short (knobs left as a contender set them).
+	trap '' INT TERM
+	log "cleaning up (KSM knobs back as found$([ "${BENCH_KEEP_TESTBED:-0}" = 1 ] || echo ", testbed down"))"
 	[ -n "$CURRENT" ] && stop_contender "$CURRENT"
 	stop_ksmtuned
 	stop_densityd
@@ -688,4 +690,6 @@ done
 		ADVISOR "$(has advisor_mode && echo yes || echo no)"
 	printf 'RAN=(%s)\n' "${RAN[*]}"
 } >"$OUT/run.env"
+# shellcheck source=/dev/null
+. "$OUT/run.env"
 show_results
