@@ -114,8 +114,14 @@ results() {
 			c = names[i]
 			tr = (t90[c] >= 0 && t90[refname] > 0) ? sprintf("%.2f", t90[c] / t90[refname]) : "-"
 			cr = (("defaults", 0) in saved && cpus["defaults"] > 0) ? sprintf("%.2f", cpus[c] / cpus["defaults"]) : "-"
-			printf "%-15s %12.1f %8s %10.2f %10s %10s\n", c, plat[c], (t90[c] >= 0 ? t90[c] : "never"), cpus[c], tr, cr
+			# Still rising at the end: the mean of the last seconds is no plateau.
+			end = saved[c, last[c]]; rising = (end > 1.05 * plat[c] && end - plat[c] > 1)
+			if (rising) nrising++
+			printf "%-15s %12s %8s %10.2f %10s %10s\n", c, sprintf("%.1f%s", plat[c], rising ? "*" : ""),
+				(t90[c] >= 0 ? t90[c] : "never"), cpus[c], tr, cr
 		}
+		if (nrising)
+			printf "* still rising at the end of the window (its last sample is over 5%% above that mean):\n  not a plateau yet; a longer --window tells where it ends\n"
 		if (("densityd", 0) in saved) {
 			print ""
 			d = "densityd"
