@@ -183,7 +183,7 @@ results() {
 
 # plot: the PNG (saved MiB and ksmd CPU % of a core over time, per contender).
 plot() {
-	local dir term c colors=""
+	local dir term c colors="" rc=0
 	# One colour per contender, the same in every run.
 	for c in "${RAN[@]}"; do
 		case "$c" in
@@ -206,7 +206,7 @@ plot() {
 	term="pngcairo size 1200,900 noenhanced font ',10'"
 	gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1 || term="png size 1200,900 noenhanced"
 	rm -f "$PNG"
-	gnuplot <<EOF
+	gnuplot <<EOF || rc=$?
 set terminal $term
 set output '$PNG'
 names = '${RAN[*]}'
@@ -226,7 +226,7 @@ plot for [i=1:words(names)] sprintf('$dir/%s.dat', word(names, i)) using 1:3 wit
 unset multiplot
 EOF
 	rm -rf "$dir"
-	[ -s "$PNG" ] || die "gnuplot drew no $PNG"
+	if [ "$rc" -ne 0 ] || [ ! -s "$PNG" ]; then die "gnuplot failed to draw $PNG"; fi
 }
 
 show_results() {
