@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a densityd task needs, only those missing.
-# Usage: contrib/deps.sh GROUP...   (groups: build runtime testbed test sanitize)
+# Usage: contrib/deps.sh GROUP...   (groups: build runtime testbed test sanitize bench)
 set -euo pipefail
 
 declare -A GROUP=(
@@ -9,6 +9,7 @@ declare -A GROUP=(
   [testbed]="libvirt-daemon-system libvirt-clients qemu-system-x86 busybox-static socat cpio gzip kmod"
   [test]="prometheus jq"
   [sanitize]="clang libclang-rt-14-dev"
+  [bench]="gnuplot-nox jq"
 )
 
 want=()
