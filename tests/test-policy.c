@@ -459,7 +459,7 @@ static void test_each_error(void) {
                         "PagesToScanMin= is above PagesToScanMax=");
         parse_one_error("[Ksm]\nSleepMin=2s\n", 2, "SleepMin= is above SleepMax= (the default)");
         parse_one_error("[Ksm]\nStartAt=20%\n", 2, "StopAt= (the default) is above StartAt=");
-        parse_one_error("[Ksm]\nCpuBudget=1%\n", 2, "IdleCpu= (the default) is above CpuBudget=");
+        parse_one_error("[Ksm]\nIdleCpu=5%\nCpuBudget=2%\n", 3, "IdleCpu= is above CpuBudget=");
         parse_one_error("[Ksm]\nMaxPageSharing=1\n", 2, "out of range 2..1048576");
         parse_one_error("[Ksm]\nRestoreOnExit=sometimes\n", 2, "not a boolean");
         parse_one_error("[Ksm]\nKsm=yes\n", 2, "unknown key 'Ksm' in section [Ksm]");
