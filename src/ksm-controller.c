@@ -13,8 +13,11 @@
 /* Bytes of kernel metadata per page KSM tracks (struct ksm_rmap_item on
  * 64-bit), for the profit estimate on kernels without general_profit. */
 #define KSM_RMAP_ITEM_BYTES 64
-/* A rate within this fraction of the one in force is not rewritten. */
+/* A rate within this fraction of the one in force is not rewritten while
+ * boosting; idle, within this factor (ksmd's cost per page swings with
+ * smart_scan's periodic re-checks, and a write every tick helps nobody). */
 #define KSM_RATE_SLACK 0.15
+#define KSM_IDLE_RATE_FACTOR 2.0
 /* Newly merged pages below this in a tick are noise, not a reason to boost. */
 #define KSM_REBOOST_MIN_MERGED_PAGES 256
 /* Keep ksmd this far under a CPU ceiling: its CPU follows the rate roughly. */
@@ -315,7 +318,7 @@ static KsmObs ksm_observe(KsmState *st, const Snapshot *s) {
                         if (k->has_ksmd_cpu && st->prev_has_cpu && k->ksmd_cpu_usec >= st->prev_cpu_usec) {
                                 double cost = (double) (k->ksmd_cpu_usec - st->prev_cpu_usec) / o.scanned;
                                 st->cost_usec_per_page = st->cost_usec_per_page > 0
-                                                                 ? 0.5 * st->cost_usec_per_page + 0.5 * cost
+                                                                 ? 0.7 * st->cost_usec_per_page + 0.3 * cost
                                                                  : cost;
                         }
                 }
@@ -386,9 +389,10 @@ static int ksm_want_rate(KsmState *st, const Snapshot *s, const PolicyKsm *pk, P
         bool in_bounds = cur_pages >= pk->pages_to_scan_min && cur_pages <= pk->pages_to_scan_max &&
                          cur_sleep * 1000 >= (int64_t) pk->sleep_min_usec &&
                          cur_sleep * 1000 <= (int64_t) pk->sleep_max_usec;
+        double lo = st->phase == PHASE_IDLE ? st->rate / KSM_IDLE_RATE_FACTOR : st->rate * (1 - KSM_RATE_SLACK);
+        double hi = st->phase == PHASE_IDLE ? st->rate * KSM_IDLE_RATE_FACTOR : st->rate * (1 + KSM_RATE_SLACK);
         int r = 0;
-        if (force || !in_bounds || cur_rate < st->rate * (1 - KSM_RATE_SLACK) ||
-            cur_rate > st->rate * (1 + KSM_RATE_SLACK)) {
+        if (force || !in_bounds || cur_rate < lo || cur_rate > hi) {
                 char why[300];
                 snprintf(why, sizeof(why), "%s: %.0f pages/s", st->reason, (double) pages * 1000.0 / sleep_ms);
                 r = ksm_want_u64(st, k, s->timestamp_usec, plan, KNOB_PAGES_TO_SCAN, pages, why);
@@ -472,7 +476,7 @@ static int ksm_plan_auto(KsmState *st, const Snapshot *s, const PolicyKsm *pk, c
                 double rate = st->cost_usec_per_page > 0
                                       ? pk->idle_cpu_percent / 100.0 * 1e6 / st->cost_usec_per_page
                                       : min_rate;
-                if (o->cpu_percent > pk->idle_cpu_percent * 1.2 && st->rate > 0)
+                if (o->cpu_percent > pk->idle_cpu_percent * KSM_IDLE_RATE_FACTOR && st->rate > 0)
                         rate = st->rate * pk->idle_cpu_percent / o->cpu_percent;
                 st->rate = rate;
         }

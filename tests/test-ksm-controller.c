@@ -209,10 +209,21 @@ static void test_boost_then_decay(void) {
          * buys 12500 pages/s. */
         CHECK(w.p.ksm.idle_cpu_percent == 1.0);
         CHECK(fabs(rate_of(&w) - 12500) / 12500 < 0.2);
-        /* It stays idle while nothing merges, and does not rewrite. */
+        /* It stays idle while nothing merges, and does not rewrite, also
+         * when ksmd's cost per page swings (smart_scan's re-checks). */
         advance(&w, 5, 0, 0, 1);
         CHECK(tick(&w, &plan) == 0);
         CHECK_STR(state_of(&w, &c), "idle");
+        double idle_rate = rate_of(&w);
+        for (int i = 0; i < 6; i++) {
+                advance(&w, 5, 0, 0, i % 2 ? 1.8 : 0.6);
+                CHECK(tick(&w, &plan) == 0);
+        }
+        CHECK(rate_of(&w) == idle_rate);
+        /* Well over IdleCpu=: down it comes. */
+        advance(&w, 5, 0, 0, 5);
+        CHECK(tick(&w, &plan) > 0);
+        CHECK(rate_of(&w) < idle_rate / 2);
         plan_clear(&plan);
         world_done(&w);
 }
