@@ -194,11 +194,8 @@ static json_object *control_host_json(const HostSample *h) {
         json_object *ksm = json_object_new_object();
         jadd(ksm, "present", json_object_new_boolean(h->ksm.present));
         jadd(ksm, "saved_bytes", ju(snapshot_ksm_saved_bytes(h)));
-        int64_t run = 0, pages = 0, sleep_ms = 0;
-        bool knobs = ksm_sample_get(&h->ksm, "run", &run) == 0 && ksm_sample_get(&h->ksm, "pages_to_scan", &pages) == 0 &&
-                     ksm_sample_get(&h->ksm, "sleep_millisecs", &sleep_ms) == 0;
-        jadd(ksm, "scan_rate_pages_per_second",
-             knobs ? jd(run == 1 && sleep_ms > 0 ? (double) pages * 1000.0 / (double) sleep_ms : 0.0, 0) : NULL);
+        double rate;
+        jadd(ksm, "scan_rate_pages_per_second", ksm_scan_rate(&h->ksm, &rate) == 0 ? jd(rate, 0) : NULL);
         jadd(ksm, "ksmd_cpu_seconds", h->ksm.has_ksmd_cpu ? jd((double) h->ksm.ksmd_cpu_usec / 1e6, 3) : NULL);
         jadd(ksm, "ksmd_cpu_percent", h->ksm.has_ksmd_cpu_percent ? jd(h->ksm.ksmd_cpu_percent, 1) : NULL);
         json_object *files = json_object_new_object();

@@ -122,26 +122,22 @@ static int64_t ksm_get(const KsmSample *k, const char *name, int64_t fallback) {
         return ksm_sample_get(k, name, &v) == 0 ? v : fallback;
 }
 
-static bool ksm_has(const KsmSample *k, const char *name) {
-        for (size_t i = 0; i < k->n_values; i++)
-                if (strcmp(k->values[i].name, name) == 0)
-                        return true;
-        return false;
-}
-
 /* The knob's value as sysfs shows it ("100", "scan-time"). */
 static bool knob_current(const KsmSample *k, KsmKnob which, char *buf, size_t size) {
-        for (size_t i = 0; i < k->n_values; i++) {
-                const KsmValue *v = &k->values[i];
-                if (strcmp(v->name, knob_names[which]) != 0)
-                        continue;
-                if (v->numeric)
-                        snprintf(buf, size, "%lld", (long long) v->value);
-                else
-                        strscpy(buf, size, v->text);
-                return true;
-        }
-        return false;
+        const KsmValue *v = ksm_sample_find(k, knob_names[which]);
+        if (!v)
+                return false;
+        if (v->numeric)
+                snprintf(buf, size, "%lld", (long long) v->value);
+        else
+                strscpy(buf, size, v->text);
+        return true;
+}
+
+/* KSM may merge the guest's memory: no <nosharepages/>. Facts not read yet
+ * count as mergeable, the safe side for trust domains. */
+static bool guest_mergeable(const GuestSample *g) {
+        return !(g->facts.known && g->facts.nosharepages);
 }
 
 static void *ksm_state_new(void) {
@@ -248,7 +244,7 @@ static bool ksm_domains_agree(const Snapshot *s, const Policy *p, char *why, siz
         char guests[2][40] = {}; /* names, cut to fit a reason */
         for (size_t i = 0; i < s->n_guests; i++) {
                 const GuestSample *g = &s->guests[i];
-                if (g->facts.known && g->facts.nosharepages)
+                if (!guest_mergeable(g))
                         continue;
                 const PolicyClass *c = policy_class_find(p, g->class_name);
                 if (!c)
@@ -281,7 +277,7 @@ static void ksm_mergeable(const Snapshot *s, size_t *ret_n, uint64_t *ret_bytes)
         uint64_t bytes = 0;
         for (size_t i = 0; i < s->n_guests; i++) {
                 const GuestSample *g = &s->guests[i];
-                if (g->facts.known && g->facts.nosharepages)
+                if (!guest_mergeable(g))
                         continue;
                 n++;
                 bytes += g->has_rss ? g->rss_bytes : 0;
@@ -301,7 +297,7 @@ static KsmObs ksm_observe(KsmState *st, const Snapshot *s) {
                      .full_scans = ksm_get(k, "full_scans", 0) };
         int64_t run = ksm_get(k, "run", 0), pages = ksm_get(k, "pages_to_scan", 0),
                 sleep_ms = ksm_get(k, "sleep_millisecs", 0);
-        bool has_scanned = ksm_has(k, "pages_scanned");
+        bool has_scanned = ksm_sample_find(k, "pages_scanned") != NULL;
         int64_t scanned = ksm_get(k, "pages_scanned", 0), merged = ksm_merged_pages(k);
 
         if (st->have_prev && st->prev_run == 1 && run == 1 && s->timestamp_usec > st->prev_usec) {
@@ -425,22 +421,23 @@ static int ksm_plan_auto(KsmState *st, const Snapshot *s, const PolicyKsm *pk, c
                         st->settled_bytes = mergeable_bytes;
         }
 
-        if (st->phase != PHASE_BOOSTING && st->phase != PHASE_IDLE && st->phase != PHASE_UNPROFITABLE) {
+        /* Why a boost starts now, "" if it does not. */
+        char boost[160] = "";
+        if (st->phase != PHASE_BOOSTING && st->phase != PHASE_IDLE && st->phase != PHASE_UNPROFITABLE)
+                snprintf(boost, sizeof(boost), "merging wanted");
+        else if (st->phase != PHASE_BOOSTING && grew)
+                snprintf(boost, sizeof(boost), "%zu mergeable guests with %.0f MiB (were %zu with %.0f MiB)",
+                         n_mergeable, (double) mergeable_bytes / MIB, st->settled_guests,
+                         (double) st->settled_bytes / MIB);
+        else if (st->phase == PHASE_IDLE && o->valid && o->yield >= KSM_YIELD_PAYS &&
+                 o->merged >= KSM_REBOOST_MIN_MERGED_PAGES)
+                snprintf(boost, sizeof(boost), "merging pays again (%.1f newly merged per 1000 scanned)",
+                         o->yield * 1000.0);
+
+        if (boost[0]) {
                 st->rate = max_rate;
                 st->boost_full_scans = o->full_scans;
-                ksm_set_phase(st, PHASE_BOOSTING, now, "merging wanted: boosting");
-        } else if (st->phase != PHASE_BOOSTING && grew) {
-                st->rate = max_rate;
-                st->boost_full_scans = o->full_scans;
-                ksm_set_phase(st, PHASE_BOOSTING, now, "%zu mergeable guests with %.0f MiB (were %zu with %.0f MiB): boosting",
-                              n_mergeable, (double) mergeable_bytes / MIB, st->settled_guests,
-                              (double) st->settled_bytes / MIB);
-        } else if (st->phase == PHASE_IDLE && o->valid && o->yield >= KSM_YIELD_PAYS &&
-                   o->merged >= KSM_REBOOST_MIN_MERGED_PAGES) {
-                st->rate = max_rate;
-                st->boost_full_scans = o->full_scans;
-                ksm_set_phase(st, PHASE_BOOSTING, now, "merging pays again (%.1f newly merged per 1000 scanned): boosting",
-                              o->yield * 1000.0);
+                ksm_set_phase(st, PHASE_BOOSTING, now, "%s: boosting", boost);
         } else if (st->phase == PHASE_BOOSTING && o->valid &&
                    o->full_scans - st->boost_full_scans >= KSM_BOOST_MIN_FULL_SCANS && o->yield < KSM_YIELD_PAYS) {
                 st->settled_guests = n_mergeable;
@@ -452,8 +449,8 @@ static int ksm_plan_auto(KsmState *st, const Snapshot *s, const PolicyKsm *pk, c
                               pk->idle_cpu_percent);
         }
 
-        if (st->phase == PHASE_IDLE && ksm_profit_bytes(&s->host) < 0) {
-                int64_t profit = ksm_profit_bytes(&s->host);
+        int64_t profit = st->phase == PHASE_IDLE ? ksm_profit_bytes(&s->host) : 0;
+        if (profit < 0) {
                 ksm_set_phase(st, PHASE_UNPROFITABLE, now,
                               "not profitable: KSM's metadata outweighs what it saves by %.1f MiB: stopped, merged "
                               "pages kept",
@@ -559,7 +556,7 @@ static int ksm_plan(const Snapshot *s, const Policy *p, void *state, Plan *plan)
                 return 0;
 
         KsmMode mode = pk->mode;
-        bool has_advisor = ksm_has(k, "advisor_mode");
+        bool has_advisor = ksm_sample_find(k, "advisor_mode") != NULL;
         if (mode == KSM_MODE_ADVISOR && !has_advisor)
                 mode = KSM_MODE_AUTO; /* before 6.8 */
         char cur[48];

@@ -87,13 +87,28 @@ int ksm_read(const char *sys_root, KsmSample *ret) {
         return 0;
 }
 
-int ksm_sample_get(const KsmSample *k, const char *name, int64_t *ret) {
+const KsmValue *ksm_sample_find(const KsmSample *k, const char *name) {
         for (size_t i = 0; i < k->n_values; i++)
-                if (k->values[i].numeric && strcmp(k->values[i].name, name) == 0) {
-                        *ret = k->values[i].value;
-                        return 0;
-                }
-        return -ENOENT;
+                if (strcmp(k->values[i].name, name) == 0)
+                        return &k->values[i];
+        return NULL;
+}
+
+int ksm_sample_get(const KsmSample *k, const char *name, int64_t *ret) {
+        const KsmValue *v = ksm_sample_find(k, name);
+        if (!v || !v->numeric)
+                return -ENOENT;
+        *ret = v->value;
+        return 0;
+}
+
+int ksm_scan_rate(const KsmSample *k, double *ret_pages_per_sec) {
+        int64_t run, pages, sleep_ms;
+        if (ksm_sample_get(k, "run", &run) < 0 || ksm_sample_get(k, "pages_to_scan", &pages) < 0 ||
+            ksm_sample_get(k, "sleep_millisecs", &sleep_ms) < 0)
+                return -ENOENT;
+        *ret_pages_per_sec = run == 1 && sleep_ms > 0 ? (double) pages * 1000.0 / (double) sleep_ms : 0.0;
+        return 0;
 }
 
 int ksm_stat_parse(const char *buf, KsmProcess *ret) {

@@ -125,13 +125,11 @@ static void prom_host(FILE *f, const Snapshot *s) {
                 prom_u64(f, "density_ksm_saved_bytes", "gauge",
                          "Memory KSM saves: (pages_sharing + ksm_zero_pages) times page size.",
                          snapshot_ksm_saved_bytes(h));
-                int64_t run, pages, sleep_ms;
-                if (ksm_sample_get(&h->ksm, "run", &run) == 0 && ksm_sample_get(&h->ksm, "pages_to_scan", &pages) == 0 &&
-                    ksm_sample_get(&h->ksm, "sleep_millisecs", &sleep_ms) == 0) {
+                double rate;
+                if (ksm_scan_rate(&h->ksm, &rate) == 0) {
                         prom_family(f, "density_ksm_scan_rate_pages_per_second", "gauge",
                                     "Pages ksmd may scan per second as set (0 when stopped).");
-                        fprintf(f, "density_ksm_scan_rate_pages_per_second %.15g\n",
-                                run == 1 && sleep_ms > 0 ? (double) pages * 1000.0 / (double) sleep_ms : 0.0);
+                        fprintf(f, "density_ksm_scan_rate_pages_per_second %.15g\n", rate);
                 }
                 if (h->ksm.has_ksmd_cpu) {
                         prom_family(f, "density_ksmd_cpu_seconds_total", "counter",

@@ -200,5 +200,12 @@ void snapshot_clear(Snapshot *s);
  * counting KSM as saving nothing errs on the safe side). */
 uint64_t snapshot_ksm_saved_bytes(const HostSample *h);
 
+/* The KSM value of a file, numeric or not, or NULL. */
+const KsmValue *ksm_sample_find(const KsmSample *k, const char *name);
+
 /* Look up a numeric KSM value by file name. Return: 0 or -ENOENT. */
 int ksm_sample_get(const KsmSample *k, const char *name, int64_t *ret);
+
+/* Pages ksmd may scan per second as set: pages_to_scan per sleep_millisecs,
+ * 0 while run is not 1. Return: 0, or -ENOENT (a knob is missing). */
+int ksm_scan_rate(const KsmSample *k, double *ret_pages_per_sec);
