@@ -163,7 +163,7 @@ void policy_defaults(Policy *ret) {
         ret->ksm = (PolicyKsm) {
                 .mode = KSM_MODE_AUTO,
                 .cpu_budget_percent = 50.0,
-                .idle_cpu_percent = 1.0,
+                .idle_cpu_percent = 0.1,
                 .pages_to_scan_min = 100,
                 .pages_to_scan_max = 5000,
                 .sleep_min_usec = 10 * USEC_PER_MSEC,

@@ -3,10 +3,10 @@
  *
  * - merging is wanted when the guests' committed memory reaches StartAt=
  *   of capacity, and no longer once it falls below StopAt=;
- * - auto mode boosts ksmd while scanning yields newly merged pages (and
- *   for the first full scans, which only checksum), keeps ksmd under
- *   CpuBudget= of one core while it does, decays to IdleCpu= when the
- *   yield falls, boosts again when guests start or grow, and stops
+ * - auto mode boosts ksmd for the full scans that merge what is there,
+ *   keeps ksmd under CpuBudget= of one core while it does, then idles
+ *   within IdleCpu=, and boosts again when idle scanning yields newly
+ *   merged pages or guests start or grow; it stops
  *   (run=0 keeps what is merged) when merging costs more than it saves;
  * - guests of different KSM trust domains never share pages: while
  *   mergeable guests of more than one run, KSM stays stopped;
@@ -24,8 +24,8 @@ extern const Controller ksm_controller;
 /* Yield below which merging no longer pays: newly merged pages per page
  * scanned (1 in 1000). */
 #define KSM_YIELD_PAYS 0.001
-/* Full scans after a boost starts before a low yield may end it: the first
- * scan of a page only checksums it, merging starts with the second. */
+/* Full scans a boost lasts: the first scan of a page only checksums it,
+ * the second merges it if it has not changed. */
 #define KSM_BOOST_MIN_FULL_SCANS 2
 /* Guests' memory growth that starts a new boost: 10% and at least 64 MiB. */
 #define KSM_REBOOST_GROWTH 0.10
