@@ -18,6 +18,11 @@
  * smart_scan's periodic re-checks, and a write every tick helps nobody). */
 #define KSM_RATE_SLACK 0.15
 #define KSM_IDLE_RATE_FACTOR 2.0
+/* Idle's cost per page is the idle time's once ksmd scanned this many
+ * pages in it; until then the boost's, and a tick over IdleCpu= by this
+ * factor cuts the rate at once. */
+#define KSM_IDLE_COST_MIN_PAGES 20000.0
+#define KSM_IDLE_OVER_FACTOR 4.0
 /* Newly merged pages below this in a tick are noise, not a reason to boost. */
 #define KSM_REBOOST_MIN_MERGED_PAGES 256
 /* Keep ksmd this far under a CPU ceiling: its CPU follows the rate roughly. */
@@ -99,6 +104,11 @@ typedef struct KsmState {
 
         double rate;                 /* pages per second planned (auto) */
         double cost_usec_per_page;   /* ksmd CPU per page scanned, smoothed; 0: unknown */
+        /* ksmd CPU and pages scanned, summed over the valid intervals, and
+         * their sums when idle began: idle's cost per page comes from the
+         * whole idle time, as one tick at 0.1% of a core is too noisy. */
+        double acc_cpu_usec, acc_scanned;
+        double idle_cpu_usec0, idle_scanned0;
         int64_t boost_full_scans;    /* full_scans when the boost began */
         bool boost_paced;            /* its full scans are done, merging still paid: one scan a tick */
         size_t boost_guests;         /* the mergeable guests the boost scans for */
@@ -327,7 +337,10 @@ static KsmObs ksm_observe(KsmState *st, const Snapshot *s) {
                         o.valid = true;
                         o.yield = o.merged > 0 ? o.merged / o.scanned : 0.0;
                         if (k->has_ksmd_cpu && st->prev_has_cpu && k->ksmd_cpu_usec >= st->prev_cpu_usec) {
-                                double cost = (double) (k->ksmd_cpu_usec - st->prev_cpu_usec) / o.scanned;
+                                double cpu_usec = (double) (k->ksmd_cpu_usec - st->prev_cpu_usec);
+                                double cost = cpu_usec / o.scanned;
+                                st->acc_cpu_usec += cpu_usec;
+                                st->acc_scanned += o.scanned;
                                 st->cost_usec_per_page = st->cost_usec_per_page > 0
                                                                  ? 0.7 * st->cost_usec_per_page + 0.3 * cost
                                                                  : cost;
@@ -527,11 +540,20 @@ static int ksm_plan_auto(KsmState *st, const Snapshot *s, const PolicyKsm *pk, u
                         st->rate *= clamp(budget * KSM_CPU_MARGIN / (o->cpu_percent > 1.0 ? o->cpu_percent : 1.0),
                                           1.0, 2.0);
         } else {
-                /* Idle: what IdleCpu= buys at the measured cost per page. */
-                double rate = st->cost_usec_per_page > 0
-                                      ? pk->idle_cpu_percent / 100.0 * 1e6 / st->cost_usec_per_page
-                                      : min_rate;
-                if (o->cpu_percent > pk->idle_cpu_percent * KSM_IDLE_RATE_FACTOR && st->rate > 0)
+                /* Idle: what IdleCpu= buys at the measured cost per page,
+                 * over the idle time once it is long enough. */
+                if (before != PHASE_IDLE) {
+                        st->idle_cpu_usec0 = st->acc_cpu_usec;
+                        st->idle_scanned0 = st->acc_scanned;
+                }
+                double scanned = st->acc_scanned - st->idle_scanned0;
+                double cost = scanned >= KSM_IDLE_COST_MIN_PAGES ? (st->acc_cpu_usec - st->idle_cpu_usec0) / scanned
+                                                                  : st->cost_usec_per_page;
+                double rate = cost > 0 ? pk->idle_cpu_percent / 100.0 * 1e6 / cost : min_rate;
+                /* One tick far over IdleCpu= (a cost the boost's figure
+                 * did not tell): down at once. */
+                if (o->cpu_percent > pk->idle_cpu_percent * KSM_IDLE_OVER_FACTOR && st->rate > 0 &&
+                    scanned < KSM_IDLE_COST_MIN_PAGES)
                         rate = st->rate * pk->idle_cpu_percent / o->cpu_percent;
                 st->rate = rate;
         }
