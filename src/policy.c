@@ -37,6 +37,7 @@ typedef enum SectionKind {
         SECTION_NONE,   /* before any header, or after a bad one */
         SECTION_DAEMON,
         SECTION_KSM,
+        SECTION_SHED,
         SECTION_CLASS,
 } SectionKind;
 
@@ -66,6 +67,7 @@ typedef struct KeySpec {
                 })
 #define DAEMON(f, ctype) .section = SECTION_DAEMON, FIELD(Policy, f, ctype)
 #define KSM(f, ctype) .section = SECTION_KSM, FIELD(Policy, ksm.f, ctype)
+#define SHED(f, ctype) .section = SECTION_SHED, FIELD(Policy, shed.f, ctype)
 #define CLASS(f, ctype) .section = SECTION_CLASS, FIELD(PolicyClass, f, ctype)
 
 #define KIB UINT64_C(1024)
@@ -123,6 +125,23 @@ static const KeySpec policy_keys[] = {
         { KSM(merge_across_nodes, bool), .key = "MergeAcrossNodes", .type = KEY_BOOL },
         { KSM(restore_on_exit, bool), .key = "RestoreOnExit", .type = KEY_BOOL },
 
+        { SHED(enable, bool), .key = "Enable", .type = KEY_BOOL },
+        { SHED(mem_available_below, PolicySize), .key = "MemAvailableBelow", .type = KEY_SIZE, .min = 0,
+          .max = 16 * TIB, .percent_ok = true },
+        { SHED(cgroup_usage_above_percent, double), .key = "CgroupUsageAbove", .type = KEY_PERCENT, .min = 1,
+          .max = 100 },
+        { SHED(psi_full_above_percent, double), .key = "PsiFullAbove", .type = KEY_PERCENT, .min = 1, .max = 100 },
+        { SHED(restore_above, PolicySize), .key = "RestoreAbove", .type = KEY_SIZE, .min = 0, .max = 16 * TIB,
+          .percent_ok = true },
+        { SHED(cgroup_restore_below_percent, double), .key = "CgroupRestoreBelow", .type = KEY_PERCENT, .min = 0,
+          .max = 100 },
+        { SHED(restore_hold_usec, uint64_t), .key = "RestoreHold", .type = KEY_DURATION, .min = 0,
+          .max = 86400 * USEC_PER_SEC },
+        { SHED(cooldown_usec, uint64_t), .key = "Cooldown", .type = KEY_DURATION, .min = 0, .max = 3600 * USEC_PER_SEC },
+        { SHED(save_timeout_usec, uint64_t), .key = "SaveTimeout", .type = KEY_DURATION, .min = 1 * USEC_PER_SEC,
+          .max = 86400 * USEC_PER_SEC },
+        { SHED(save_directory, char[4096]), .key = "SaveDirectory", .type = KEY_PATH },
+
         { CLASS(match, char[POLICY_MATCH_MAX][POLICY_GLOB_MAX]), .key = "Match", .type = KEY_GLOBS,
           .not_in_default = true },
         { CLASS(priority, unsigned), .key = "Priority", .type = KEY_INTEGER, .min = 0, .max = 100 },
@@ -174,6 +193,18 @@ void policy_defaults(Policy *ret) {
                 .stop_at_percent = 30.0,
                 .restore_on_exit = true,
         };
+        ret->shed = (PolicyShed) {
+                .enable = true,
+                .mem_available_below = { .is_percent = true, .percent = 5.0 },
+                .cgroup_usage_above_percent = 95.0,
+                .psi_full_above_percent = 10.0,
+                .restore_above = { .is_percent = true, .percent = 20.0 },
+                .cgroup_restore_below_percent = 80.0,
+                .restore_hold_usec = 60 * USEC_PER_SEC,
+                .cooldown_usec = 10 * USEC_PER_SEC,
+                .save_timeout_usec = 120 * USEC_PER_SEC,
+        };
+        strscpy(ret->shed.save_directory, sizeof(ret->shed.save_directory), "/var/lib/libvirt/qemu/save");
         ret->n_classes = 1;
         policy_class_defaults(&ret->classes[0], POLICY_DEFAULT_CLASS);
 }
@@ -708,6 +739,8 @@ static void reader_section(ParseState *st, char *header) {
                 st->section = SECTION_DAEMON;
         else if (strcmp(header, "Ksm") == 0)
                 st->section = SECTION_KSM;
+        else if (strcmp(header, "Shed") == 0)
+                st->section = SECTION_SHED;
         else if (strncmp(header, "Class", 5) == 0 && (header[5] == '\0' || isspace((unsigned char) header[5])))
                 reader_class_section(st, header + 5);
         else
@@ -809,6 +842,26 @@ static void policy_check_ksm(ParseState *st) {
         k->has_merge_across_nodes = seen_at(st, SECTION_KSM, "MergeAcrossNodes") > 0;
 }
 
+/* [Shed]: restoring must want more room than shedding does, or a restore
+ * would bring on the next shed. Sizes of different kinds (bytes, percent)
+ * compare only against a host, at run time. */
+static void policy_check_shed(ParseState *st) {
+        const PolicyShed *sh = &st->policy.shed;
+        const PolicySize *lo = &sh->mem_available_below, *hi = &sh->restore_above;
+        if (lo->is_percent == hi->is_percent &&
+            (lo->is_percent ? lo->percent >= hi->percent : lo->bytes >= hi->bytes)) {
+                unsigned a = seen_at(st, SECTION_SHED, "MemAvailableBelow"), b = seen_at(st, SECTION_SHED, "RestoreAbove");
+                parse_error(st, a > b ? a : b, "RestoreAbove=%s is not above MemAvailableBelow=%s", b ? "" : " (the default)",
+                            a ? "" : " (the default)");
+        }
+        if (sh->cgroup_restore_below_percent >= sh->cgroup_usage_above_percent) {
+                unsigned a = seen_at(st, SECTION_SHED, "CgroupRestoreBelow"),
+                         b = seen_at(st, SECTION_SHED, "CgroupUsageAbove");
+                parse_error(st, a > b ? a : b, "CgroupRestoreBelow=%s is not below CgroupUsageAbove=%s",
+                            a ? "" : " (the default)", b ? "" : " (the default)");
+        }
+}
+
 int policy_parse(const char *buf, const char *filename, Policy *ret, PolicyErrors *errors) {
         ParseState st = { .filename = filename, .pos = buf, .errors = errors };
         policy_defaults(&st.policy);
@@ -818,6 +871,7 @@ int policy_parse(const char *buf, const char *filename, Policy *ret, PolicyError
         if (st.oom)
                 return -ENOMEM;
         policy_check_ksm(&st);
+        policy_check_shed(&st);
         if (st.n_errors == 0 && st.policy.stale_after_usec < st.policy.interval_usec) {
                 char a[32], b[32];
                 policy_format_duration(st.policy.stale_after_usec, a, sizeof(a));

@@ -201,7 +201,7 @@ int find_key_u64(const char *buf, const char *key, uint64_t *ret) {
         return -ENOENT;
 }
 
-int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode) {
+static int write_file_replace(const char *path, const char *data, size_t len, mode_t mode, bool durable) {
         char tmp[PATH_MAX];
         int n = snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
         if (n < 0 || (size_t) n >= sizeof(tmp))
@@ -225,9 +225,9 @@ int write_file_atomic(const char *path, const char *data, size_t len, mode_t mod
                 }
                 off += (size_t) k;
         }
-        /* fsync is skipped on purpose: the file is rewritten every tick and
-         * a torn write after a crash is replaced within one interval. */
         int r = fchmod(fd, mode) < 0 ? -errno : 0;
+        if (r == 0 && durable && fsync(fd) < 0)
+                r = -errno;
         if (close(fd) < 0 && r == 0)
                 r = -errno;
         if (r < 0) {
@@ -239,5 +239,33 @@ int write_file_atomic(const char *path, const char *data, size_t len, mode_t mod
                 unlink(tmp);
                 return r;
         }
+        if (durable) {
+                /* The rename itself lives in the directory. */
+                char dir[PATH_MAX];
+                strscpy(dir, sizeof(dir), path);
+                char *slash = strrchr(dir, '/');
+                if (slash == dir)
+                        slash[1] = '\0';
+                else if (slash)
+                        *slash = '\0';
+                else
+                        strscpy(dir, sizeof(dir), ".");
+                int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (dfd < 0)
+                        return -errno;
+                r = fsync(dfd) < 0 ? -errno : 0;
+                close(dfd);
+                return r;
+        }
         return 0;
+}
+
+int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode) {
+        /* No fsync: the files rewritten every tick (density.prom) are
+         * replaced within one interval after a crash. */
+        return write_file_replace(path, data, len, mode, false);
+}
+
+int write_file_durable(const char *path, const char *data, size_t len, mode_t mode) {
+        return write_file_replace(path, data, len, mode, true);
 }

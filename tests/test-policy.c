@@ -408,6 +408,39 @@ static void test_ksm_section(void) {
         policy_errors_clear(&e);
 }
 
+static void test_shed_section(void) {
+        Policy p;
+        PolicyErrors e = {};
+        policy_defaults(&p);
+        CHECK(p.shed.enable);
+        CHECK(p.shed.mem_available_below.is_percent && p.shed.mem_available_below.percent == 5.0);
+        CHECK(p.shed.restore_above.is_percent && p.shed.restore_above.percent == 20.0);
+        CHECK(p.shed.cgroup_usage_above_percent == 95.0 && p.shed.cgroup_restore_below_percent == 80.0);
+        CHECK(p.shed.psi_full_above_percent == 10.0);
+        CHECK_U64(p.shed.restore_hold_usec, 60 * USEC_PER_SEC);
+        CHECK_U64(p.shed.cooldown_usec, 10 * USEC_PER_SEC);
+        CHECK_U64(p.shed.save_timeout_usec, 120 * USEC_PER_SEC);
+        CHECK_STR(p.shed.save_directory, "/var/lib/libvirt/qemu/save");
+        CHECK_OK(policy_parse("[Shed]\nEnable=no\nMemAvailableBelow=512M\nCgroupUsageAbove=90%\nPsiFullAbove=5%\n"
+                              "RestoreAbove=2G\nCgroupRestoreBelow=70%\nRestoreHold=2min\nCooldown=5s\n"
+                              "SaveTimeout=10min\nSaveDirectory=/srv/save\n",
+                              "t.conf", &p, &e));
+        CHECK(!p.shed.enable);
+        CHECK(!p.shed.mem_available_below.is_percent);
+        CHECK_U64(p.shed.mem_available_below.bytes, 512 * MIB);
+        CHECK_U64(p.shed.restore_above.bytes, 2 * GIB);
+        CHECK(p.shed.cgroup_usage_above_percent == 90.0 && p.shed.cgroup_restore_below_percent == 70.0);
+        CHECK(p.shed.psi_full_above_percent == 5.0);
+        CHECK_U64(p.shed.restore_hold_usec, 120 * USEC_PER_SEC);
+        CHECK_U64(p.shed.cooldown_usec, 5 * USEC_PER_SEC);
+        CHECK_U64(p.shed.save_timeout_usec, 600 * USEC_PER_SEC);
+        CHECK_STR(p.shed.save_directory, "/srv/save");
+        policy_errors_clear(&e);
+        /* Sizes of different kinds compare only on a host: no error here. */
+        CHECK_OK(policy_parse("[Shed]\nMemAvailableBelow=8G\n", "t.conf", &p, &e));
+        policy_errors_clear(&e);
+}
+
 static void test_each_error(void) {
         parse_one_error("[Nope]\nFoo=1\nBar=2\n", 1, "unknown section [Nope]");
         parse_one_error("[Daemon]\nFoo=1\n", 2, "unknown key 'Foo'");
@@ -463,6 +496,15 @@ static void test_each_error(void) {
         parse_one_error("[Ksm]\nMaxPageSharing=1\n", 2, "out of range 2..1048576");
         parse_one_error("[Ksm]\nRestoreOnExit=sometimes\n", 2, "not a boolean");
         parse_one_error("[Ksm]\nKsm=yes\n", 2, "unknown key 'Ksm' in section [Ksm]");
+        parse_one_error("[Shed]\nMemAvailableBelow=25%\n", 2,
+                        "RestoreAbove= (the default) is not above MemAvailableBelow=");
+        parse_one_error("[Shed]\nRestoreAbove=1G\nMemAvailableBelow=2G\n", 3,
+                        "RestoreAbove= is not above MemAvailableBelow=");
+        parse_one_error("[Shed]\nCgroupUsageAbove=70%\n", 2,
+                        "CgroupRestoreBelow= (the default) is not below CgroupUsageAbove=");
+        parse_one_error("[Shed]\nPsiFullAbove=0%\n", 2, "PsiFullAbove=0%: percent out of range 1..100");
+        parse_one_error("[Shed]\nSaveDirectory=save\n", 2, "SaveDirectory=save");
+        parse_one_error("[Shed]\nEnable=maybe\n", 2, "not a boolean");
 
         /* Class keys: each value type, its errors and its bounds. */
         parse_one_error("[Class a]\nFloor=12Q\n", 2, "Floor=12Q: not a size (examples: 512M, 2G, 64K, 25%)");
@@ -879,6 +921,7 @@ int main(int argc, char **argv) {
         RUN(test_parse_bool);
         RUN(test_shed_mode_and_names);
         RUN(test_ksm_section);
+        RUN(test_shed_section);
         RUN(test_each_error);
         RUN(test_classes);
         RUN(test_class_errors);

@@ -79,6 +79,21 @@ typedef struct PolicyKsm {
         bool restore_on_exit;             /* RestoreOnExit=: knobs back as found on a clean stop */
 } PolicyKsm;
 
+/* [Shed]: setting guests aside before the kernel's OOM killer acts.
+ * Sizes may be a percent of the host's MemTotal. */
+typedef struct PolicyShed {
+        bool enable;                        /* Enable= (default yes) */
+        PolicySize mem_available_below;     /* MemAvailableBelow=: shed under this (default 5%) */
+        double cgroup_usage_above_percent;  /* CgroupUsageAbove=: shed over this share of the VMs' cgroup limit (95%) */
+        double psi_full_above_percent;      /* PsiFullAbove=: shed while memory "full" stalls exceed this (10%) */
+        PolicySize restore_above;           /* RestoreAbove=: restore only if MemAvailable stays above (20%) */
+        double cgroup_restore_below_percent; /* CgroupRestoreBelow=: ... and the cgroup's usage below (80%) */
+        uint64_t restore_hold_usec;         /* RestoreHold=: memory roomy this long before a restore (60 s) */
+        uint64_t cooldown_usec;             /* Cooldown=: after a shed, before the next (10 s) */
+        uint64_t save_timeout_usec;         /* SaveTimeout=: a managed save that runs longer is aborted (120 s) */
+        char save_directory[4096];          /* SaveDirectory=: where libvirt writes managed saves (room check) */
+} PolicyShed;
+
 /* [Class NAME]: what the controllers need to know per guest. */
 typedef struct PolicyClass {
         char name[DENSITY_POLICY_CLASS_NAME_MAX];
@@ -107,6 +122,7 @@ typedef struct Policy {
         uint64_t action_timeout_usec; /* ActionTimeout=: a hypervisor action not done by then is reported timed out */
 
         PolicyKsm ksm;              /* [Ksm] */
+        PolicyShed shed;            /* [Shed] */
 
         /* [Class NAME] sections; classes[0] is always "default" (built in,
          * its keys overridable by a [Class default] section), the others in

@@ -100,3 +100,8 @@ void strscpy(char *dst, size_t size, const char *src);
  * *.prom file, so node_exporter never reads a half-written one), then
  * rename. Return: 0 or negative errno; no temp file is left on failure. */
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);
+
+/* The same, and on disk when it returns: the file and the directory
+ * entry are synced (state that must survive a power loss). A failed sync
+ * after the rename returns its error with the new file in place. */
+int write_file_durable(const char *path, const char *data, size_t len, mode_t mode);
