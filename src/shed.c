@@ -104,6 +104,8 @@ int shed_book_format(const ShedBook *b, char **ret) {
                 json_object_object_add(o, "stage", json_object_new_string(shed_stage_name(e->stage)));
                 json_object_object_add(o, "bytes", json_u64(e->bytes));
                 json_object_object_add(o, "since_usec", json_u64(e->since_usec));
+                json_object_object_add(o, "stage_usec", json_u64(e->stage_usec));
+                json_object_object_add(o, "failures", json_object_new_int64(e->failures));
                 json_object_object_add(o, "reason", json_object_new_string(e->reason));
         }
         const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
@@ -186,6 +188,16 @@ static int parse_entry(json_object *o, const char *where, ShedEntry *e, char *er
         if ((r = member_u64(o, "bytes", INT64_MAX, &e->bytes, where, err, err_size)) < 0 ||
             (r = member_u64(o, "since_usec", INT64_MAX, &e->since_usec, where, err, err_size)) < 0)
                 return r;
+        /* Optional: the stage began when the guest was shed; no failures. */
+        e->stage_usec = e->since_usec;
+        if (json_object_object_get_ex(o, "stage_usec", NULL) &&
+            (r = member_u64(o, "stage_usec", INT64_MAX, &e->stage_usec, where, err, err_size)) < 0)
+                return r;
+        if (json_object_object_get_ex(o, "failures", NULL)) {
+                if ((r = member_u64(o, "failures", UINT_MAX, &v, where, err, err_size)) < 0)
+                        return r;
+                e->failures = (unsigned) v;
+        }
         json_object *reason;
         if (json_object_object_get_ex(o, "reason", &reason) && json_object_is_type(reason, json_type_string))
                 strscpy(e->reason, sizeof(e->reason), json_object_get_string(reason));

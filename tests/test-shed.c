@@ -211,6 +211,7 @@ static bool entry_equal(const ShedEntry *a, const ShedEntry *b) {
         return strcmp(a->uuid, b->uuid) == 0 && strcmp(a->name, b->name) == 0 &&
                strcmp(a->class_name, b->class_name) == 0 && a->priority == b->priority && a->action == b->action &&
                a->stage == b->stage && a->bytes == b->bytes && a->since_usec == b->since_usec &&
+               a->stage_usec == b->stage_usec && a->failures == b->failures &&
                strcmp(a->reason, b->reason) == 0;
 }
 
@@ -223,6 +224,8 @@ static void test_book_round_trip(void) {
                 ShedEntry e = entry(name, (unsigned) k % 101, (uint64_t) k * MIB, 1700000000 + (uint64_t) k,
                                     (ShedStage) (k % _SHED_STAGE_MAX));
                 e.action = k % 2 ? SHED_DESTROY : SHED_SAVE;
+                e.stage_usec = e.since_usec + (uint64_t) k;
+                e.failures = (unsigned) k % 3;
                 CHECK_OK(shed_book_put(&b, &e));
         }
         /* Put with a known UUID replaces. */

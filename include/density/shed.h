@@ -48,6 +48,8 @@ typedef struct ShedEntry {
         ShedStage stage;
         uint64_t bytes;                 /* its RSS when shed: what bringing it back takes */
         uint64_t since_usec;            /* CLOCK_REALTIME when it was shed */
+        uint64_t stage_usec;            /* ... when its stage began */
+        unsigned failures;              /* restores that did not bring it back */
         char reason[SHED_REASON_MAX];
 } ShedEntry;
 

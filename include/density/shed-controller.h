@@ -1,0 +1,41 @@
+/* shed-controller: the shed planner. A pure function of the snapshot, the
+ * [Shed] policy and its state (the book of shed guests among it) to save,
+ * destroy and restore actions with reasons:
+ *
+ * - while memory is short (shed.h), one guest at a time: the first of
+ *   shed_rank(), saved (managed save) or, where its class says
+ *   Shed=destroy, destroyed; none while a shed is under way or during
+ *   Cooldown= after one;
+ * - while memory stays roomy for RestoreHold=, the next shed guest that
+ *   fits comes back (shed_pick_restore()), one at a time, each after a new
+ *   hold;
+ * - the book follows what the snapshot shows: a guest being shed that is
+ *   gone is shed; one still running with nothing under way was not (the
+ *   save failed): it leaves the book; a restored guest that runs leaves the
+ *   book; a restore that has not brought its guest back after
+ *   ActionTimeout= is counted a failure and tried again after a back-off;
+ *   a shed guest someone started by hand leaves the book;
+ * - nothing is shed or restored on no data: host memory unknown, or the
+ *   hypervisor not connected (the guest list is then unknown).
+ *
+ * The daemon loads the book from StateDirectory= into the state at start
+ * (shed_controller_adopt_book()) and stores it whenever
+ * shed_controller_book() says it changed. Not registered with the daemon
+ * yet: the triggers between ticks and the daemon's side come next. */
+#pragma once
+
+#include "density/controller.h"
+#include "density/shed.h"
+
+extern const Controller shed_controller;
+
+/* A restore that failed is tried again after 60 s, doubling up to 30 min. */
+#define SHED_RETRY_MIN_USEC (60 * UINT64_C(1000000))
+#define SHED_RETRY_MAX_USEC (1800 * UINT64_C(1000000))
+
+/* Hand the book read at start to the state (it takes the entries; b is
+ * left empty). */
+void shed_controller_adopt_book(void *state, ShedBook *b);
+/* The book as it stands, and whether it changed since the last call
+ * (then the daemon stores it). */
+const ShedBook *shed_controller_book(void *state, bool *ret_changed);

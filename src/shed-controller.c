@@ -1,0 +1,275 @@
+/* shed-controller: the shed planner (see shed-controller.h). */
+#include "density/shed-controller.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "density/util.h"
+
+#define MIB (1024.0 * 1024.0)
+
+typedef struct ShedState {
+        ShedBook book;
+        bool book_changed;
+
+        char state[32];           /* status: "watching", "shedding", "cooling", "restoring", ... */
+        char reason[256];
+        uint64_t since_usec;
+
+        uint64_t last_shed_usec;  /* snapshot time of the last shed planned, 0: none */
+        uint64_t roomy_since_usec; /* memory roomy since, 0: not roomy */
+} ShedState;
+
+static void *shed_state_new(void) {
+        ShedState *st = calloc(1, sizeof(ShedState));
+        if (st)
+                strscpy(st->state, sizeof(st->state), "starting");
+        return st;
+}
+
+static void shed_state_free(void *state) {
+        ShedState *st = state;
+        if (!st)
+                return;
+        shed_book_clear(&st->book);
+        free(st);
+}
+
+void shed_controller_adopt_book(void *state, ShedBook *b) {
+        ShedState *st = state;
+        shed_book_clear(&st->book);
+        st->book = *b;
+        *b = (ShedBook) {};
+}
+
+const ShedBook *shed_controller_book(void *state, bool *ret_changed) {
+        ShedState *st = state;
+        if (ret_changed) {
+                *ret_changed = st->book_changed;
+                st->book_changed = false;
+        }
+        return &st->book;
+}
+
+__attribute__((format(printf, 4, 5))) static void shed_set(ShedState *st, const char *state, uint64_t now,
+                                                           const char *fmt, ...) {
+        if (strcmp(st->state, state) != 0) {
+                st->since_usec = now;
+                strscpy(st->state, sizeof(st->state), state);
+        }
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(st->reason, sizeof(st->reason), fmt, ap);
+        va_end(ap);
+}
+
+static const GuestSample *guest_by_uuid(const Snapshot *s, const char *uuid) {
+        for (size_t i = 0; i < s->n_guests; i++)
+                if (strcmp(s->guests[i].uuid, uuid) == 0)
+                        return &s->guests[i];
+        return NULL;
+}
+
+static uint64_t retry_backoff_usec(unsigned failures) {
+        uint64_t d = SHED_RETRY_MIN_USEC;
+        for (unsigned i = 1; i < failures && d < SHED_RETRY_MAX_USEC; i++)
+                d *= 2;
+        return d < SHED_RETRY_MAX_USEC ? d : SHED_RETRY_MAX_USEC;
+}
+
+/* Bring the book in line with the guests the snapshot shows. */
+static void shed_reconcile(ShedState *st, const Snapshot *s, const Policy *p) {
+        uint64_t now = s->timestamp_usec;
+        const uint32_t shedding = 1u << ACTION_SAVE | 1u << ACTION_DESTROY;
+        for (size_t i = 0; i < st->book.n;) {
+                ShedEntry *e = &st->book.entries[i];
+                const GuestSample *g = guest_by_uuid(s, e->uuid);
+                bool drop = false;
+                switch (e->stage) {
+                case SHED_STAGE_SHEDDING:
+                        if (!g) {
+                                e->stage = SHED_STAGE_SHED;
+                                e->stage_usec = now;
+                                st->book_changed = true;
+                        } else if (!(g->actions_in_flight & shedding))
+                                drop = true; /* still running, nothing under way: the save did not happen */
+                        break;
+                case SHED_STAGE_SHED:
+                        if (g)
+                                drop = true; /* started by someone else */
+                        break;
+                case SHED_STAGE_RESTORING:
+                        if (g)
+                                drop = true; /* back */
+                        else if (now - e->stage_usec > p->action_timeout_usec) {
+                                e->stage = SHED_STAGE_SHED;
+                                e->stage_usec = now;
+                                e->failures++;
+                                st->book_changed = true;
+                        }
+                        break;
+                default:
+                        break;
+                }
+                if (drop) {
+                        shed_book_remove(&st->book, e->uuid);
+                        st->book_changed = true;
+                } else
+                        i++;
+        }
+}
+
+/* The guest to shed now, if any, as an action; else why not in st. */
+static int shed_one(ShedState *st, const Snapshot *s, const Policy *p, const ShedPressure *x, Plan *plan) {
+        uint64_t now = s->timestamp_usec;
+        for (size_t i = 0; i < st->book.n; i++)
+                if (st->book.entries[i].stage == SHED_STAGE_SHEDDING) {
+                        shed_set(st, "shedding", now, "%s: %s is being shed; one at a time", x->reason,
+                                 st->book.entries[i].name);
+                        return 0;
+                }
+        if (st->last_shed_usec && now - st->last_shed_usec < p->shed.cooldown_usec) {
+                shed_set(st, "cooling", now, "%s: cooling down for %.0f s after the last shed", x->reason,
+                         (double) (p->shed.cooldown_usec - (now - st->last_shed_usec)) / 1e6);
+                return 0;
+        }
+        size_t victim;
+        if (shed_rank(s, p, &victim, 1) == 0) {
+                shed_set(st, "stuck", now, "%s: no guest may be shed (Shed=never, transient, or unknown)",
+                         x->reason);
+                return 0;
+        }
+        const GuestSample *g = &s->guests[victim];
+        const PolicyClass *c = policy_class_find(p, g->class_name);
+        if (!c)
+                c = &p->classes[0];
+        ShedEntry e = { .priority = c->priority, .action = c->shed, .stage = SHED_STAGE_SHEDDING,
+                        .bytes = g->rss_bytes, .since_usec = now, .stage_usec = now };
+        strscpy(e.uuid, sizeof(e.uuid), g->uuid);
+        strscpy(e.name, sizeof(e.name), g->name);
+        strscpy(e.class_name, sizeof(e.class_name), c->name);
+        snprintf(e.reason, sizeof(e.reason), "%s", x->reason);
+
+        ActionKind kind = c->shed == SHED_DESTROY ? ACTION_DESTROY : ACTION_SAVE;
+        Action a = action_guest(shed_controller.name, kind, g,
+                                "%s: %s, class %s (Priority=%u), frees about %.0f MiB%s", x->reason,
+                                kind == ACTION_SAVE ? "managed save" : "destroy (its class says Shed=destroy)",
+                                c->name, c->priority, (double) shed_frees_bytes(g) / MIB,
+                                kind == ACTION_SAVE ? "; restored when memory returns" : "");
+        /* The book first: a crash after the action starts still finds it. */
+        int r = shed_book_put(&st->book, &e);
+        if (r < 0)
+                return r;
+        r = plan_add(plan, &a);
+        if (r < 0) {
+                shed_book_remove(&st->book, e.uuid);
+                return r;
+        }
+        st->book_changed = true;
+        st->last_shed_usec = now;
+        shed_set(st, "shedding", now, "%s: shedding %s", x->reason, g->name);
+        return 0;
+}
+
+/* The shed guest to bring back now, if any. */
+static int shed_restore_one(ShedState *st, const Snapshot *s, const Policy *p, const ShedPressure *x, Plan *plan) {
+        uint64_t now = s->timestamp_usec;
+        if (st->roomy_since_usec == 0)
+                st->roomy_since_usec = now;
+        size_t i;
+        int r = shed_pick_restore(&s->host, &p->shed, &st->book, &i);
+        if (r == -ENOENT) {
+                shed_set(st, "watching", now, "%s", x->reason);
+                return 0;
+        }
+        if (r == -EBUSY) {
+                shed_set(st, "restoring", now, "%s: a restore is under way; one at a time", x->reason);
+                return 0;
+        }
+        if (r == -ENOSPC) {
+                const ShedEntry *e = &st->book.entries[i];
+                shed_set(st, "waiting", now, "%s: %s (%.0f MiB) does not fit yet", x->reason, e->name,
+                         (double) e->bytes / MIB);
+                return 0;
+        }
+        if (r < 0)
+                return 0;
+        ShedEntry *e = &st->book.entries[i];
+        uint64_t hold = p->shed.restore_hold_usec;
+        if (e->failures > 0 && hold < retry_backoff_usec(e->failures))
+                hold = retry_backoff_usec(e->failures);
+        if (now - st->roomy_since_usec < hold || (e->failures > 0 && now - e->stage_usec < hold)) {
+                shed_set(st, "waiting", now, "%s: %s comes back after %.0f s of room", x->reason, e->name,
+                         (double) hold / 1e6);
+                return 0;
+        }
+        GuestSample g = {};
+        strscpy(g.uuid, sizeof(g.uuid), e->uuid);
+        strscpy(g.name, sizeof(g.name), e->name);
+        Action a = action_guest(shed_controller.name, ACTION_RESTORE, &g,
+                                "%s for %.0f s: restore %s (shed %s), class %s (Priority=%u), about %.0f MiB",
+                                x->reason, (double) (now - st->roomy_since_usec) / 1e6, e->name,
+                                e->action == SHED_SAVE ? "with its state saved" : "destroyed: it starts afresh",
+                                e->class_name, e->priority, (double) e->bytes / MIB);
+        r = plan_add(plan, &a);
+        if (r < 0)
+                return r;
+        e->stage = SHED_STAGE_RESTORING;
+        e->stage_usec = now;
+        st->book_changed = true;
+        /* The next one waits for a new hold: memory moves once this one runs. */
+        st->roomy_since_usec = now;
+        shed_set(st, "restoring", now, "%s: restoring %s", x->reason, e->name);
+        return 0;
+}
+
+static int shed_plan(const Snapshot *s, const Policy *p, void *state, Plan *plan) {
+        ShedState *st = state;
+        uint64_t now = s->timestamp_usec;
+        if (!s->hypervisor_connected) {
+                st->roomy_since_usec = 0;
+                shed_set(st, "held", now, "hypervisor unreachable: guests unknown, nothing shed or restored");
+                return 0;
+        }
+        shed_reconcile(st, s, p);
+
+        ShedPressure x;
+        shed_pressure(&s->host, &p->shed, &x);
+        if (x.level != SHED_LEVEL_ROOMY)
+                st->roomy_since_usec = 0;
+        if (!p->shed.enable) {
+                shed_set(st, "off", now, "Enable=no: memory %s (%s)", shed_level_name(x.level), x.reason);
+                return 0;
+        }
+        switch (x.level) {
+        case SHED_LEVEL_SHORT:
+                return shed_one(st, s, p, &x, plan);
+        case SHED_LEVEL_ROOMY:
+                return shed_restore_one(st, s, p, &x, plan);
+        case SHED_LEVEL_TIGHT:
+                shed_set(st, "watching", now, "%s", x.reason);
+                return 0;
+        default:
+                shed_set(st, "held", now, "%s: nothing shed or restored", x.reason);
+                return 0;
+        }
+}
+
+static void shed_status(const void *state, ControllerStatus *ret) {
+        const ShedState *st = state;
+        ControllerStatus c = { .since_usec = st->since_usec };
+        strscpy(c.state, sizeof(c.state), st->state);
+        strscpy(c.reason, sizeof(c.reason), st->reason);
+        *ret = c;
+}
+
+const Controller shed_controller = {
+        .name = "shed",
+        .state_new = shed_state_new,
+        .state_free = shed_state_free,
+        .plan = shed_plan,
+        .status = shed_status,
+};

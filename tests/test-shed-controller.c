@@ -1,0 +1,288 @@
+/* Unit tests of the shed planner on literal snapshots: the ladder, one at a
+ * time with a cooldown, the book following the guests, restore after a
+ * hold, back-off on a failed restore, and no action on no data. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "density/plan.h"
+#include "density/shed-controller.h"
+#include "density/util.h"
+#include "test-helpers.h"
+
+#define MIB (UINT64_C(1) << 20)
+#define GIB (UINT64_C(1) << 30)
+
+typedef struct World {
+        Policy p;
+        Snapshot s;
+        GuestSample guests[8];
+        void *state;
+        uint64_t t_sec;
+} World;
+
+static void world_init(World *w) {
+        memset(w, 0, sizeof(*w));
+        PolicyErrors e = {};
+        CHECK_OK(policy_parse("[Daemon]\nActionTimeout=60s\n"
+                              "[Shed]\nCooldown=10s\nRestoreHold=30s\n"
+                              "[Class batch]\nMatch=batch-*\nPriority=10\n"
+                              "[Class scratch]\nMatch=scratch-*\nPriority=5\nShed=destroy\n"
+                              "[Class db]\nMatch=db-*\nPriority=90\nShed=never\n",
+                              "t.conf", &w->p, &e));
+        policy_errors_clear(&e);
+        w->state = shed_controller.state_new();
+        CHECK(w->state);
+        w->t_sec = 1000;
+        w->s.timestamp_usec = w->t_sec * 1000000;
+        w->s.hypervisor_connected = true;
+        w->s.guests = w->guests;
+        /* 10 GiB host: shed below 512 MiB available, restore from 2 GiB. */
+        w->s.host.page_size_bytes = 4096;
+        w->s.host.mem.mem_total_bytes = 10 * GIB;
+        w->s.host.mem.mem_available_bytes = 1 * GIB;
+}
+
+static void world_done(World *w) {
+        shed_controller.state_free(w->state);
+}
+
+static GuestSample *guest(World *w, const char *name, const char *class_name, uint64_t rss) {
+        GuestSample *g = &w->guests[w->s.n_guests++];
+        memset(g, 0, sizeof(*g));
+        snprintf(g->name, sizeof(g->name), "%s", name);
+        snprintf(g->uuid, sizeof(g->uuid), "uuid-%s", name);
+        snprintf(g->class_name, sizeof(g->class_name), "%s", class_name);
+        g->has_rss = true;
+        g->rss_bytes = rss;
+        g->facts.known = true;
+        g->facts.persistent = true;
+        return g;
+}
+
+static GuestSample *find(World *w, const char *name) {
+        for (size_t i = 0; i < w->s.n_guests; i++)
+                if (strcmp(w->guests[i].name, name) == 0)
+                        return &w->guests[i];
+        return NULL;
+}
+
+/* The guest stops running (saved, destroyed): gone from the snapshot. */
+static void vanish(World *w, const char *name) {
+        GuestSample *g = find(w, name);
+        CHECK(g != NULL);
+        size_t i = (size_t) (g - w->guests);
+        memmove(g, g + 1, (w->s.n_guests - i - 1) * sizeof(*g));
+        w->s.n_guests--;
+}
+
+static void advance(World *w, unsigned seconds) {
+        w->t_sec += seconds;
+        w->s.timestamp_usec = w->t_sec * 1000000;
+}
+
+static size_t tick(World *w, Plan *plan) {
+        plan_clear(plan);
+        CHECK_OK(shed_controller.plan(&w->s, &w->p, w->state, plan));
+        for (size_t i = 0; i < plan->n; i++) {
+                CHECK_STR(plan->actions[i].controller, "shed");
+                CHECK(plan->actions[i].reason[0] != '\0');
+                CHECK(plan->actions[i].uuid[0] != '\0');
+        }
+        return plan->n;
+}
+
+static const char *state_of(World *w, ControllerStatus *c) {
+        shed_controller.status(w->state, c);
+        return c->state;
+}
+
+static const ShedEntry *booked(World *w, const char *name) {
+        char uuid[64];
+        snprintf(uuid, sizeof(uuid), "uuid-%s", name);
+        return shed_book_find(shed_controller_book(w->state, NULL), uuid);
+}
+
+static void test_shed_ladder(void) {
+        World w;
+        Plan plan = {};
+        ControllerStatus c;
+        bool changed;
+        world_init(&w);
+        guest(&w, "web-1", "default", 600 * MIB);
+        guest(&w, "batch-1", "batch", 300 * MIB);
+        guest(&w, "db-1", "db", 900 * MIB);
+        guest(&w, "scratch-1", "scratch", 200 * MIB);
+
+        /* Tight (1 GiB available): nothing. */
+        CHECK(tick(&w, &plan) == 0);
+        CHECK_STR(state_of(&w, &c), "watching");
+
+        /* Short: the lowest priority goes first, and its class says destroy. */
+        w.s.host.mem.mem_available_bytes = 300 * MIB;
+        advance(&w, 1);
+        CHECK(tick(&w, &plan) == 1);
+        CHECK(plan.actions[0].kind == ACTION_DESTROY);
+        CHECK_STR(plan.actions[0].guest, "scratch-1");
+        CHECK_CONTAINS(plan.actions[0].reason, "MemAvailable 300 MiB is below MemAvailableBelow= (512 MiB)");
+        CHECK_CONTAINS(plan.actions[0].reason, "Shed=destroy");
+        CHECK_STR(state_of(&w, &c), "shedding");
+        CHECK(booked(&w, "scratch-1") && booked(&w, "scratch-1")->stage == SHED_STAGE_SHEDDING);
+        shed_controller_book(w.state, &changed);
+        CHECK(changed);
+        shed_controller_book(w.state, &changed);
+        CHECK(!changed);
+
+        /* Under way (in flight, still running): one at a time. */
+        find(&w, "scratch-1")->actions_in_flight = 1u << ACTION_DESTROY;
+        advance(&w, 1);
+        CHECK(tick(&w, &plan) == 0);
+        CHECK_STR(state_of(&w, &c), "shedding");
+        CHECK_CONTAINS(c.reason, "scratch-1 is being shed");
+
+        /* Gone: shed. Still short, but cooling down. */
+        vanish(&w, "scratch-1");
+        advance(&w, 1);
+        CHECK(tick(&w, &plan) == 0);
+        CHECK(booked(&w, "scratch-1")->stage == SHED_STAGE_SHED);
+        CHECK_STR(state_of(&w, &c), "cooling");
+
+        /* After Cooldown=: the next, a managed save. db-1 is Shed=never. */
+        advance(&w, 10);
+        CHECK(tick(&w, &plan) == 1);
+        CHECK(plan.actions[0].kind == ACTION_SAVE);
+        CHECK_STR(plan.actions[0].guest, "batch-1");
+        CHECK_CONTAINS(plan.actions[0].reason, "managed save, class batch (Priority=10), frees about 300 MiB");
+        /* The save failed: still running, nothing under way: out of the book. */
+        advance(&w, 5);
+        tick(&w, &plan);
+        CHECK(booked(&w, "batch-1") == NULL);
+        /* Cooling still; then web-1 (default, 50), then nothing but db-1. */
+        advance(&w, 10);
+        CHECK(tick(&w, &plan) == 1);
+        CHECK_STR(plan.actions[0].guest, "batch-1");
+        find(&w, "batch-1")->actions_in_flight = 1u << ACTION_SAVE;
+        advance(&w, 1);
+        tick(&w, &plan);
+        vanish(&w, "batch-1");
+        advance(&w, 10);
+        CHECK(tick(&w, &plan) == 1);
+        CHECK_STR(plan.actions[0].guest, "web-1");
+        vanish(&w, "web-1");
+        advance(&w, 10);
+        CHECK(tick(&w, &plan) == 0);
+        CHECK_STR(state_of(&w, &c), "stuck");
+        CHECK_CONTAINS(c.reason, "no guest may be shed");
+        CHECK_U64(shed_controller_book(w.state, NULL)->n, 3);
+
+        /* Memory comes back, but only tight: nothing restored. */
+        w.s.host.mem.mem_available_bytes = 1 * GIB;
+        advance(&w, 5);
+        CHECK(tick(&w, &plan) == 0);
+        /* Roomy (3 GiB): first the hold, then web-1 (priority 50) first. */
+        w.s.host.mem.mem_available_bytes = 3 * GIB;
+        advance(&w, 5);
+        CHECK(tick(&w, &plan) == 0);
+        CHECK_STR(state_of(&w, &c), "waiting");
+        advance(&w, 29);
+        CHECK(tick(&w, &plan) == 0);
+        advance(&w, 1);
+        CHECK(tick(&w, &plan) == 1);
+        CHECK(plan.actions[0].kind == ACTION_RESTORE);
+        CHECK_STR(plan.actions[0].guest, "web-1");
+        CHECK_CONTAINS(plan.actions[0].reason, "with its state saved");
+        CHECK(booked(&w, "web-1")->stage == SHED_STAGE_RESTORING);
+        /* One at a time. */
+        advance(&w, 5);
+        CHECK(tick(&w, &plan) == 0);
+        CHECK_STR(state_of(&w, &c), "restoring");
+        /* It runs again: out of the book; the next one waits a new hold. */
+        guest(&w, "web-1", "default", 600 * MIB);
+        advance(&w, 5);
+        CHECK(tick(&w, &plan) == 0);
+        CHECK(booked(&w, "web-1") == NULL);
+        advance(&w, 30);
+        CHECK(tick(&w, &plan) == 1);
+        CHECK_STR(plan.actions[0].guest, "batch-1");
+        plan_clear(&plan);
+        world_done(&w);
+}
+
+static void test_restore_failure_and_restart(void) {
+        World w;
+        Plan plan = {};
+        ControllerStatus c;
+        world_init(&w);
+        guest(&w, "web-1", "default", 600 * MIB);
+
+        /* A book from before a restart: two guests shed, one being shed
+         * when densityd stopped (its save finished meanwhile). */
+        ShedBook b = {};
+        ShedEntry e = { .priority = 50, .action = SHED_SAVE, .stage = SHED_STAGE_SHED, .bytes = 500 * MIB,
+                        .since_usec = 100 * 1000000, .stage_usec = 100 * 1000000 };
+        strscpy(e.uuid, sizeof(e.uuid), "uuid-old-1");
+        strscpy(e.name, sizeof(e.name), "old-1");
+        strscpy(e.class_name, sizeof(e.class_name), "default");
+        CHECK_OK(shed_book_put(&b, &e));
+        strscpy(e.uuid, sizeof(e.uuid), "uuid-old-2");
+        strscpy(e.name, sizeof(e.name), "old-2");
+        e.stage = SHED_STAGE_SHEDDING;
+        e.priority = 10;
+        CHECK_OK(shed_book_put(&b, &e));
+        shed_controller_adopt_book(w.state, &b);
+        CHECK_U64(b.n, 0);
+
+        w.s.host.mem.mem_available_bytes = 4 * GIB;
+        CHECK(tick(&w, &plan) == 0);
+        CHECK(booked(&w, "old-2")->stage == SHED_STAGE_SHED);
+        advance(&w, 30);
+        CHECK(tick(&w, &plan) == 1);
+        CHECK_STR(plan.actions[0].guest, "old-1");
+
+        /* It does not come back within ActionTimeout=: a failure, tried
+         * again after the back-off (60 s), not after the hold alone. */
+        advance(&w, 61);
+        CHECK(tick(&w, &plan) == 0);
+        CHECK(booked(&w, "old-1")->stage == SHED_STAGE_SHED);
+        CHECK(booked(&w, "old-1")->failures == 1);
+        advance(&w, 30);
+        CHECK(tick(&w, &plan) == 0);
+        CHECK_STR(state_of(&w, &c), "waiting");
+        advance(&w, 31);
+        CHECK(tick(&w, &plan) == 1);
+        CHECK_STR(plan.actions[0].guest, "old-1");
+
+        /* A shed guest someone started by hand leaves the book. */
+        guest(&w, "old-2", "default", 500 * MIB);
+        advance(&w, 5);
+        tick(&w, &plan);
+        CHECK(booked(&w, "old-2") == NULL);
+
+        /* No data, no action: the hypervisor gone, or memory unknown. */
+        w.s.host.mem.mem_available_bytes = 100 * MIB;
+        w.s.hypervisor_connected = false;
+        advance(&w, 100);
+        CHECK(tick(&w, &plan) == 0);
+        CHECK_STR(state_of(&w, &c), "held");
+        w.s.hypervisor_connected = true;
+        w.s.host.mem.mem_total_bytes = 0;
+        CHECK(tick(&w, &plan) == 0);
+        CHECK_STR(state_of(&w, &c), "held");
+        /* Enable=no: never. */
+        w.s.host.mem.mem_total_bytes = 10 * GIB;
+        w.p.shed.enable = false;
+        CHECK(tick(&w, &plan) == 0);
+        CHECK_STR(state_of(&w, &c), "off");
+        w.p.shed.enable = true;
+        CHECK(tick(&w, &plan) == 1);
+        CHECK(plan.actions[0].kind == ACTION_SAVE);
+        CHECK_STR(plan.actions[0].guest, "web-1");
+        plan_clear(&plan);
+        world_done(&w);
+}
+
+int main(void) {
+        RUN(test_shed_ladder);
+        RUN(test_restore_failure_and_restart);
+        return 0;
+}
