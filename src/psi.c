@@ -2,8 +2,10 @@
 #include "density/psi.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "density/util.h"
 
@@ -47,4 +49,42 @@ int psi_read(const char *proc_root, PsiSample *ret) {
         if (r < 0)
                 return r;
         return psi_parse(buf, ret);
+}
+
+/* One trigger on a fresh fd: the kernel keeps one trigger per open file. */
+static int psi_trigger_try(const char *path, const char *kind, uint64_t stall_usec, uint64_t window_usec) {
+        char line[64];
+        int n = snprintf(line, sizeof(line), "%s %llu %llu", kind, (unsigned long long) stall_usec,
+                         (unsigned long long) window_usec);
+        int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        /* The kernel wants the terminating NUL too. */
+        if (write(fd, line, (size_t) n + 1) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+int psi_trigger_open(const char *path, const char *kind, uint64_t stall_usec, uint64_t window_usec,
+                     uint64_t *ret_window_usec) {
+        if ((strcmp(kind, "some") != 0 && strcmp(kind, "full") != 0) || stall_usec == 0 ||
+            stall_usec > window_usec || window_usec < PSI_WINDOW_MIN_USEC || window_usec > PSI_WINDOW_MAX_USEC)
+                return -EINVAL;
+        int fd = psi_trigger_try(path, kind, stall_usec, window_usec);
+        if (fd == -EINVAL && window_usec % PSI_WINDOW_UNPRIVILEGED_USEC != 0) {
+                uint64_t w = (window_usec / PSI_WINDOW_UNPRIVILEGED_USEC + 1) * PSI_WINDOW_UNPRIVILEGED_USEC;
+                if (w > PSI_WINDOW_MAX_USEC)
+                        return -EINVAL;
+                uint64_t stall = (uint64_t) ((double) stall_usec * (double) w / (double) window_usec + 0.5);
+                fd = psi_trigger_try(path, kind, stall, w);
+                if (fd >= 0)
+                        window_usec = w;
+        }
+        if (fd < 0)
+                return fd;
+        *ret_window_usec = window_usec;
+        return fd;
 }

@@ -136,16 +136,33 @@ static int shed_one(ShedState *st, const Snapshot *s, const Policy *p, const She
                          (double) (p->shed.cooldown_usec - (now - st->last_shed_usec)) / 1e6);
                 return 0;
         }
-        size_t victim;
-        if (shed_rank(s, p, &victim, 1) == 0) {
+        _cleanup_free_ size_t *order = calloc(s->n_guests ? s->n_guests : 1, sizeof(*order));
+        if (!order)
+                return -ENOMEM;
+        size_t n = shed_rank(s, p, order, s->n_guests);
+        if (n == 0) {
                 shed_set(st, "stuck", now, "%s: no guest may be shed (Shed=never, transient, or unknown)",
                          x->reason);
                 return 0;
         }
-        const GuestSample *g = &s->guests[victim];
-        const PolicyClass *c = policy_class_find(p, g->class_name);
-        if (!c)
-                c = &p->classes[0];
+        /* The first whose save fits where saves go. */
+        const GuestSample *g = NULL;
+        const PolicyClass *c = NULL;
+        for (size_t i = 0; i < n && !g; i++) {
+                const GuestSample *t = &s->guests[order[i]];
+                const PolicyClass *tc = policy_class_find(p, t->class_name);
+                if (!tc)
+                        tc = &p->classes[0];
+                if (shed_save_fits(&s->host, t, tc->shed)) {
+                        g = t;
+                        c = tc;
+                }
+        }
+        if (!g) {
+                shed_set(st, "stuck", now, "%s: %s has %.0f MiB free, too little to save any sheddable guest",
+                         x->reason, p->shed.save_directory, (double) s->host.save_free_bytes / MIB);
+                return 0;
+        }
         ShedEntry e = { .priority = c->priority, .action = c->shed, .stage = SHED_STAGE_SHEDDING,
                         .bytes = g->rss_bytes, .since_usec = now, .stage_usec = now };
         strscpy(e.uuid, sizeof(e.uuid), g->uuid);

@@ -356,6 +356,35 @@ const char *shed_refusal(const GuestSample *g, const Policy *p) {
         return NULL;
 }
 
+bool shed_save_fits(const HostSample *h, const GuestSample *g, ShedMode action) {
+        if (action != SHED_SAVE || !h->has_save_free)
+                return true;
+        double need = (double) g->rss_bytes * 1.05 + 64.0 * MIB;
+        return (double) h->save_free_bytes >= need;
+}
+
+uint64_t shed_headroom_bytes(const HostSample *h, const PolicyShed *p) {
+        uint64_t below = host_size(&p->mem_available_below, h);
+        uint64_t room = h->mem.mem_available_bytes > below ? h->mem.mem_available_bytes - below : 0;
+        const CgroupSample *cg = &h->cgroup;
+        if (cg->version > 0 && cg->has_limit && cg->limit_bytes > 0) {
+                double edge = (double) cg->limit_bytes * p->cgroup_usage_above_percent / 100.0;
+                uint64_t cg_room = (double) cg->usage_bytes < edge ? (uint64_t) (edge - (double) cg->usage_bytes) : 0;
+                if (cg_room < room)
+                        room = cg_room;
+        }
+        return room;
+}
+
+uint64_t shed_check_interval_usec(uint64_t headroom_bytes, double fill_bytes_per_sec, uint64_t max_usec) {
+        double usec = fill_bytes_per_sec > 0 ? (double) headroom_bytes / fill_bytes_per_sec * 1e6 / 2 : (double) max_usec;
+        if (usec > (double) max_usec)
+                usec = (double) max_usec;
+        if (usec < (double) SHED_CHECK_MIN_USEC)
+                usec = (double) SHED_CHECK_MIN_USEC;
+        return (uint64_t) usec;
+}
+
 typedef struct RankCtx {
         const Snapshot *s;
         const Policy *p;

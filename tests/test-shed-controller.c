@@ -118,6 +118,7 @@ static void test_shed_ladder(void) {
         CHECK(tick(&w, &plan) == 0);
         CHECK_STR(state_of(&w, &c), "watching");
 
+        w.s.host.mem.mem_available_bytes = 300 * MIB;
         /* Short: the lowest priority goes first, and its class says destroy. */
         w.s.host.mem.mem_available_bytes = 300 * MIB;
         advance(&w, 1);
@@ -281,8 +282,33 @@ static void test_restore_failure_and_restart(void) {
         world_done(&w);
 }
 
+static void test_save_room(void) {
+        World w;
+        Plan plan = {};
+        ControllerStatus c;
+        world_init(&w);
+        guest(&w, "web-1", "default", 600 * MIB);
+        guest(&w, "batch-1", "batch", 700 * MIB);
+        w.s.host.mem.mem_available_bytes = 300 * MIB;
+        w.s.host.has_save_free = true;
+        w.s.host.save_free_bytes = 500 * MIB;
+        /* Neither save fits (RSS, 5% and 64 MiB): stuck, and it says why. */
+        CHECK(tick(&w, &plan) == 0);
+        CHECK_STR(state_of(&w, &c), "stuck");
+        CHECK_CONTAINS(c.reason, "/var/lib/libvirt/qemu/save has 500 MiB free, too little");
+        /* Room for web-1 (694 MiB), not batch-1 (799 MiB): web-1, though
+         * batch-1 ranks first. */
+        w.s.host.save_free_bytes = 700 * MIB;
+        advance(&w, 1);
+        CHECK(tick(&w, &plan) == 1);
+        CHECK_STR(plan.actions[0].guest, "web-1");
+        plan_clear(&plan);
+        world_done(&w);
+}
+
 int main(void) {
         RUN(test_shed_ladder);
         RUN(test_restore_failure_and_restart);
+        RUN(test_save_room);
         return 0;
 }

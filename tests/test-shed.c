@@ -295,10 +295,49 @@ static void test_book_round_trip(void) {
         shed_book_clear(&b);
 }
 
+static void test_headroom_and_interval(void) {
+        Policy p;
+        policy_defaults(&p);
+        /* 10 GiB: 512 MiB is the edge; 1.5 GiB available leaves 1 GiB. */
+        HostSample h = host(10 * GIB, 1536 * MIB);
+        CHECK_U64(shed_headroom_bytes(&h, &p.shed), 1 * GIB);
+        /* The cgroup nearer its edge (95% of 2000 MiB = 1900 MiB). */
+        h.cgroup.version = 2;
+        h.cgroup.has_limit = true;
+        h.cgroup.limit_bytes = 2000 * MIB;
+        h.cgroup.usage_bytes = 1800 * MIB;
+        CHECK_U64(shed_headroom_bytes(&h, &p.shed), 100 * MIB);
+        h.cgroup.usage_bytes = 1950 * MIB;
+        CHECK_U64(shed_headroom_bytes(&h, &p.shed), 0);
+        h.mem.mem_available_bytes = 100 * MIB;
+        h.cgroup.version = 0;
+        CHECK_U64(shed_headroom_bytes(&h, &p.shed), 0);
+
+        /* 1 GiB of headroom filling at 100 MiB/s: look again in 5 s, at
+         * most the tick; 10 MiB left at that rate: the 100 ms floor. */
+        CHECK_U64(shed_check_interval_usec(1 * GIB, 100.0 * MIB, 5000000), 5000000);
+        CHECK_U64(shed_check_interval_usec(1 * GIB, 100.0 * MIB, 2000000), 2000000);
+        CHECK_U64(shed_check_interval_usec(200 * MIB, 100.0 * MIB, 5000000), 1000000);
+        CHECK_U64(shed_check_interval_usec(10 * MIB, 100.0 * MIB, 5000000), SHED_CHECK_MIN_USEC);
+        CHECK_U64(shed_check_interval_usec(0, 0, 5000000), 5000000);
+        CHECK_U64(shed_check_interval_usec(1 * GIB, -50.0 * MIB, 5000000), 5000000);
+
+        /* A save needs its RSS, 5% and 64 MiB where saves go. */
+        GuestSample g = { .has_rss = true, .rss_bytes = 1000 * MIB };
+        CHECK(shed_save_fits(&h, &g, SHED_SAVE)); /* unknown: the save fails cleanly if it must */
+        h.has_save_free = true;
+        h.save_free_bytes = 1100 * MIB;
+        CHECK(!shed_save_fits(&h, &g, SHED_SAVE));
+        CHECK(shed_save_fits(&h, &g, SHED_DESTROY));
+        h.save_free_bytes = 1114 * MIB;
+        CHECK(shed_save_fits(&h, &g, SHED_SAVE));
+}
+
 int main(void) {
         RUN(test_pressure);
         RUN(test_rank);
         RUN(test_restore_order);
         RUN(test_book_round_trip);
+        RUN(test_headroom_and_interval);
         return 0;
 }

@@ -121,11 +121,27 @@ uint64_t shed_frees_bytes(const GuestSample *g);
  * or a save, restore or destroy is in flight for it. */
 const char *shed_refusal(const GuestSample *g, const Policy *p);
 
+/* Whether a guest's managed save fits where saves go: its RSS and 5%
+ * more, plus 64 MiB. True when the free space is unknown (the save itself
+ * then fails cleanly and the next step follows) and for a destroy. */
+bool shed_save_fits(const HostSample *h, const GuestSample *g, ShedMode action);
+
 /* The guests that may be shed, in the order they would be: lowest class
  * priority first, then the most freed, then by name (a stable order).
  * Writes up to max indexes into s->guests to order[]; returns how many
  * guests may be shed (which may exceed max). */
 size_t shed_rank(const Snapshot *s, const Policy *p, size_t *order, size_t max);
+
+/* Bytes between the host and the nearest shed threshold: MemAvailable
+ * above MemAvailableBelow=, and the VMs' cgroup usage under
+ * CgroupUsageAbove= of its limit; 0 when past one. */
+uint64_t shed_headroom_bytes(const HostSample *h, const PolicyShed *p);
+
+/* When to look at memory again between ticks (as earlyoom does): half the
+ * time the headroom lasts at the rate memory fills (bytes per second; 0 or
+ * less: not filling), within SHED_CHECK_MIN_USEC and max_usec. */
+#define SHED_CHECK_MIN_USEC (100 * UINT64_C(1000))
+uint64_t shed_check_interval_usec(uint64_t headroom_bytes, double fill_bytes_per_sec, uint64_t max_usec);
 
 /**
  * shed_pick_restore() - the shed guest to bring back next.

@@ -97,6 +97,10 @@ typedef struct HostSample {
         CgroupSample cgroup;
         KsmSample ksm;
         NumaSample numa;
+        /* Free space where managed saves go ([Shed] SaveDirectory=), read
+         * by the daemon; has_save_free false: unknown. */
+        bool has_save_free;
+        uint64_t save_free_bytes;
 } HostSample;
 
 typedef struct GuestNodeBytes {
