@@ -336,6 +336,22 @@ json_object *control_log_json(const JournalEntry *entries, size_t n) {
         return o;
 }
 
+static json_object *control_shed_entry_json(const ShedEntry *e) {
+        json_object *o = json_object_new_object();
+        jadd(o, "name", json_object_new_string(e->name));
+        jadd(o, "uuid", json_object_new_string(e->uuid));
+        jadd(o, "class", json_object_new_string(e->class_name));
+        jadd(o, "priority", json_object_new_int((int) e->priority));
+        jadd(o, "action", json_object_new_string(shed_mode_name(e->action)));
+        jadd(o, "stage", json_object_new_string(shed_stage_name(e->stage)));
+        jadd(o, "memory_bytes", ju(e->bytes));
+        jadd(o, "since", jtime(e->since_usec));
+        jadd(o, "stage_since", jtime(e->stage_usec));
+        jadd(o, "restore_failures", json_object_new_int((int) e->failures));
+        jadd(o, "reason", json_object_new_string(e->reason));
+        return o;
+}
+
 json_object *control_status_json(const Snapshot *s, const ControlDaemonInfo *info) {
         json_object *o = json_object_new_object();
         if (!o)
@@ -380,6 +396,13 @@ json_object *control_status_json(const Snapshot *s, const ControlDaemonInfo *inf
                 json_object_array_add(ctl, co);
         }
         jadd(o, "controllers", ctl);
+        json_object *shed = json_object_new_array();
+        for (size_t i = 0; i < info->n_controllers; i++) {
+                const ShedBook *b = info->controllers[i].shed_book;
+                for (size_t k = 0; b && k < b->n; k++)
+                        json_object_array_add(shed, control_shed_entry_json(&b->entries[k]));
+        }
+        jadd(o, "shed", shed);
         return o;
 }
 
@@ -627,22 +650,8 @@ static void print_host(FILE *f, json_object *st) {
         }
 }
 
-int control_status_print_table(FILE *f, json_object *st) {
-        json_object *guests = jget(st, "guests");
-        if (!jget(st, "host") || !guests || !json_object_is_type(guests, json_type_array))
-                return -EINVAL;
-        print_host(f, st);
-
-        size_t n = json_object_array_length(guests);
-        int w = 4;
-        for (size_t i = 0; i < n; i++) {
-                int l = (int) strlen(jstr(json_object_array_get_idx(guests, i), "name", ""));
-                if (l > w)
-                        w = l;
-        }
-        fprintf(f, "\n%zu guest%s\n", n, n == 1 ? "" : "s");
-        if (n == 0)
-                return 0;
+/* The guest table: one line a running guest. */
+static void print_guests(FILE *f, json_object *guests, size_t n, int w) {
         int wc = 5;
         for (size_t i = 0; i < n; i++) {
                 int l = (int) strlen(jstr(json_object_array_get_idx(guests, i), "class", ""));
@@ -698,6 +707,55 @@ int control_status_print_table(FILE *f, json_object *st) {
                         fmt_mib(ksm, sizeof(ksm), g, "ksm_merging_bytes"), nn ? nodes : "-", wc,
                         jstr(g, "class", "-"), k ? notes : "-");
         }
+}
+
+/* The guests densityd shed: not running, so not in the table above. */
+static void print_shed(FILE *f, json_object *st) {
+        json_object *shed = jget(st, "shed");
+        size_t n = shed && json_object_is_type(shed, json_type_array) ? json_object_array_length(shed) : 0;
+        if (n == 0)
+                return;
+        int w = 4;
+        for (size_t i = 0; i < n; i++) {
+                int l = (int) strlen(jstr(json_object_array_get_idx(shed, i), "name", ""));
+                if (l > w)
+                        w = l;
+        }
+        fprintf(f, "\n%zu guest%s shed\n", n, n == 1 ? "" : "s");
+        fprintf(f, "%-*s %-9s %-7s %8s %-19s %s\n", w, "NAME", "STAGE", "ACTION", "MiB", "SINCE", "WHY");
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_array_get_idx(shed, i);
+                char mib[32], when[32] = "-";
+                double t;
+                if (jnum(e, "since", &t)) {
+                        time_t tt = (time_t) t;
+                        struct tm tm;
+                        if (localtime_r(&tt, &tm))
+                                strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+                }
+                fprintf(f, "%-*s %-9s %-7s %8s %-19s %s\n", w, jstr(e, "name", "?"), jstr(e, "stage", "?"),
+                        jstr(e, "action", "?"), fmt_mib(mib, sizeof(mib), e, "memory_bytes"), when,
+                        jstr(e, "reason", ""));
+        }
+}
+
+int control_status_print_table(FILE *f, json_object *st) {
+        json_object *guests = jget(st, "guests");
+        if (!jget(st, "host") || !guests || !json_object_is_type(guests, json_type_array))
+                return -EINVAL;
+        print_host(f, st);
+
+        size_t n = json_object_array_length(guests);
+        int w = 4;
+        for (size_t i = 0; i < n; i++) {
+                int l = (int) strlen(jstr(json_object_array_get_idx(guests, i), "name", ""));
+                if (l > w)
+                        w = l;
+        }
+        fprintf(f, "\n%zu guest%s\n", n, n == 1 ? "" : "s");
+        if (n > 0)
+                print_guests(f, guests, n, w);
+        print_shed(f, st);
         json_object *dec = jget(jget(st, "decisions"), "entries");
         if (dec && json_object_array_length(dec) > 0) {
                 fprintf(f, "\nRecent decisions%s\n",

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -21,6 +22,7 @@
 #include "density/journal.h"
 #include "density/ksm.h"
 #include "density/ksm-controller.h"
+#include "density/shed-controller.h"
 #include "density/log.h"
 #include "density/plan.h"
 #include "density/policy.h"
@@ -36,7 +38,7 @@
 #define TICK_ACCURACY_USEC (1 * USEC_PER_MSEC)
 #define STOP_RESTORE_WAIT_USEC (3 * USEC_PER_SEC)
 
-const Controller *const controllers_builtin[] = { &ksm_controller };
+const Controller *const controllers_builtin[] = { &ksm_controller, &shed_controller };
 const size_t controllers_builtin_n = ELEMENTSOF(controllers_builtin);
 
 typedef struct Daemon {
@@ -77,6 +79,8 @@ typedef struct Daemon {
         int last_prom_error;
         int last_sample_error;
         HostReadErrors last_read_errors;
+        char last_store_error[256];  /* a controller state that could not be stored, "" if none */
+        int last_save_dir_error;
         bool was_connected;
         bool logged_connect_state;
 } Daemon;
@@ -166,6 +170,8 @@ static ControllerReport *daemon_controller_reports(Daemon *d) {
                 r[i].name = d->controllers[i]->name;
                 if (d->controllers[i]->status)
                         d->controllers[i]->status(d->controller_state[i], &r[i].status);
+                if (d->controllers[i] == &shed_controller)
+                        r[i].shed_book = shed_controller_book(d->controller_state[i], NULL);
         }
         return r;
 }
@@ -227,8 +233,11 @@ static void daemon_report_read_errors(Daemon *d, const Snapshot *s) {
 }
 
 /* Every controller, in order; a controller that runs out of memory loses
- * its actions for this tick, not the tick. */
+ * its actions for this tick, not the tick. State that outlives the process
+ * is stored before the actions are applied: a crash after a save starts
+ * still finds it in the book. */
 static void daemon_plan(Daemon *d, const Snapshot *s, Plan *plan) {
+        char err[256] = "";
         for (size_t i = 0; i < d->n_controllers; i++) {
                 const Controller *c = d->controllers[i];
                 size_t before = plan->n;
@@ -236,7 +245,32 @@ static void daemon_plan(Daemon *d, const Snapshot *s, Plan *plan) {
                         log_error("controller %s: out of memory planning: its actions this tick are dropped", c->name);
                         plan->n = before;
                 }
+                char why[256] = "";
+                if (c->state_store && c->state_store(d->controller_state[i], d->policy.state_directory, why,
+                                                     sizeof(why)) < 0 &&
+                    !err[0])
+                        snprintf(err, sizeof(err), "controller %s: %s", c->name, why);
         }
+        if (err[0] && strcmp(err, d->last_store_error) != 0)
+                log_error("%s (tried again every tick)", err);
+        else if (!err[0] && d->last_store_error[0])
+                log_notice("controller state stored again in %s", d->policy.state_directory);
+        strscpy(d->last_store_error, sizeof(d->last_store_error), err);
+}
+
+/* Free space where managed saves go, for the shed controller's room check;
+ * unknown (and said once) when the directory cannot be read. */
+static void daemon_sample_save_dir(Daemon *d, Snapshot *s) {
+        struct statvfs v;
+        int r = statvfs(d->policy.shed.save_directory, &v) < 0 ? -errno : 0;
+        if (r == 0) {
+                s->host.has_save_free = true;
+                s->host.save_free_bytes = (uint64_t) v.f_bavail * v.f_frsize;
+        }
+        if (r < 0 && r != d->last_save_dir_error && d->policy.shed.enable)
+                log_warning("cannot read the free space of %s: %s (a save's room is not checked)",
+                            d->policy.shed.save_directory, strerror(-r));
+        d->last_save_dir_error = r;
 }
 
 static void daemon_arm_deadline(Daemon *d, uint64_t next_mono_usec) {
@@ -319,6 +353,7 @@ static int daemon_tick(sd_event_source *s, uint64_t usec, void *userdata) {
          *    every controller. */
         class_assign(&d->policy, &snap);
         applier_annotate(d->applier, &snap);
+        daemon_sample_save_dir(d, &snap);
         Plan plan = {};
         daemon_plan(d, &snap, &plan);
 
@@ -580,6 +615,12 @@ int daemon_run(const DaemonOptions *opts) {
         for (size_t i = 0; r == 0 && i < d.n_controllers; i++)
                 if (d.controllers[i]->state_new && !(d.controller_state[i] = d.controllers[i]->state_new()))
                         r = -ENOMEM;
+        for (size_t i = 0; r == 0 && i < d.n_controllers; i++) {
+                char err[512] = "";
+                if (d.controllers[i]->state_load &&
+                    d.controllers[i]->state_load(d.controller_state[i], d.policy.state_directory, err, sizeof(err)) < 0)
+                        log_error("controller %s: %s", d.controllers[i]->name, err);
+        }
         if (r >= 0)
                 r = sampler_new(&d.opts.roots, &d.sampler);
         if (r >= 0)

@@ -251,6 +251,46 @@ static void prom_actions(FILE *f, const JournalCounter *c, size_t n) {
         }
 }
 
+/* Sheds and restores that were done, from the journal's counters; and the
+ * guests shed now, one series each (they are not running, so not among
+ * the guests' series). */
+static void prom_shed(FILE *f, const JournalCounter *c, size_t n, const ControllerReport *r, size_t n_reports) {
+        const ShedBook *book = NULL;
+        for (size_t i = 0; i < n_reports; i++)
+                if (r[i].shed_book)
+                        book = r[i].shed_book;
+        if (!book)
+                return;
+        uint64_t saved = 0, destroyed = 0, restored = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (strcmp(c[i].controller, "shed") != 0 || c[i].result != RESULT_DONE)
+                        continue;
+                if (c[i].kind == ACTION_SAVE)
+                        saved += c[i].count;
+                else if (c[i].kind == ACTION_DESTROY)
+                        destroyed += c[i].count;
+                else if (c[i].kind == ACTION_RESTORE)
+                        restored += c[i].count;
+        }
+        prom_family(f, "density_shed_total", "counter", "Guests shed (done), by action: save or destroy.");
+        fprintf(f, "density_shed_total{action=\"save\"} %llu\n", (unsigned long long) saved);
+        fprintf(f, "density_shed_total{action=\"destroy\"} %llu\n", (unsigned long long) destroyed);
+        prom_family(f, "density_restore_total", "counter", "Shed guests brought back (done).");
+        fprintf(f, "density_restore_total %llu\n", (unsigned long long) restored);
+        prom_family(f, "density_shed_guests", "gauge", "Guests densityd shed and has not brought back.");
+        fprintf(f, "density_shed_guests %zu\n", book->n);
+        if (book->n == 0)
+                return;
+        prom_family(f, "density_guest_shed", "gauge",
+                    "A guest densityd shed (labels: domain, stage, action); always 1.");
+        for (size_t i = 0; i < book->n; i++) {
+                const ShedEntry *e = &book->entries[i];
+                fprintf(f, "density_guest_shed{domain=\"");
+                prom_label_value(f, e->name);
+                fprintf(f, "\",stage=\"%s\",action=\"%s\"} 1\n", shed_stage_name(e->stage), shed_mode_name(e->action));
+        }
+}
+
 /* The controllers' states: one series per controller, its labels saying
  * the mode and state, value 1; and since when. */
 static void prom_controllers(FILE *f, const ControllerReport *c, size_t n) {
@@ -288,6 +328,7 @@ int prom_render(const Snapshot *s, const JournalCounter *counters, size_t n_coun
         prom_guests(f, s);
         prom_actions(f, counters, n_counters);
         prom_controllers(f, controllers, n_controllers);
+        prom_shed(f, counters, n_counters, controllers, n_controllers);
         prom_family(f, "density_sample_duration_seconds", "gauge", "Time the last tick spent sampling.");
         fprintf(f, "density_sample_duration_seconds %.6f\n", (double) s->sample_duration_usec / 1e6);
         prom_family(f, "density_last_sample_timestamp_seconds", "gauge", "When the last tick sampled.");

@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "density/util.h"
 
@@ -47,10 +49,8 @@ void shed_controller_adopt_book(void *state, ShedBook *b) {
 
 const ShedBook *shed_controller_book(void *state, bool *ret_changed) {
         ShedState *st = state;
-        if (ret_changed) {
+        if (ret_changed)
                 *ret_changed = st->book_changed;
-                st->book_changed = false;
-        }
         return &st->book;
 }
 
@@ -283,10 +283,58 @@ static void shed_status(const void *state, ControllerStatus *ret) {
         *ret = c;
 }
 
+/* The book from StateDirectory=: none is an empty book; a broken one is
+ * moved aside (not overwritten by the next store) and said so. */
+static int shed_state_load(void *state, const char *dir, char *err, size_t err_size) {
+        ShedState *st = state;
+        ShedBook b = {};
+        int r = shed_book_load(dir, &b, err, err_size);
+        if (r == -ENOENT)
+                return 0;
+        if (r == -EINVAL) {
+                char from[PATH_MAX], to[PATH_MAX + 16];
+                if (path_join(from, sizeof(from), dir, SHED_BOOK_FILE) == 0) {
+                        snprintf(to, sizeof(to), "%s.broken", from);
+                        size_t n = strlen(err);
+                        if (rename(from, to) == 0)
+                                snprintf(err + n, err_size - n, "; moved to %s: the guests it lists are not "
+                                                                "restored by densityd", to);
+                }
+                return r;
+        }
+        if (r < 0) {
+                snprintf(err, err_size, "cannot read %s/%s: %s", dir, SHED_BOOK_FILE, strerror(-r));
+                return r;
+        }
+        shed_controller_adopt_book(st, &b);
+        return 0;
+}
+
+static int shed_state_store(void *state, const char *dir, char *err, size_t err_size) {
+        ShedState *st = state;
+        if (!st->book_changed)
+                return 0;
+        /* StateDirectory= (systemd makes it; elsewhere, here). */
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+                int r = -errno;
+                snprintf(err, err_size, "cannot create %s: %s", dir, strerror(-r));
+                return r;
+        }
+        int r = shed_book_store(dir, &st->book);
+        if (r < 0) {
+                snprintf(err, err_size, "cannot write %s/%s: %s", dir, SHED_BOOK_FILE, strerror(-r));
+                return r;
+        }
+        st->book_changed = false;
+        return 0;
+}
+
 const Controller shed_controller = {
         .name = "shed",
         .state_new = shed_state_new,
         .state_free = shed_state_free,
         .plan = shed_plan,
         .status = shed_status,
+        .state_load = shed_state_load,
+        .state_store = shed_state_store,
 };

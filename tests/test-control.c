@@ -426,11 +426,23 @@ static void test_status_control_plane(void) {
                 { .id = 8, .result = RESULT_FAILED, .late = true, .message = "libvirt: boom",
                   .action = action_guest("shed", ACTION_SAVE, &g[1], "transient") },
         };
+        ShedBook book = {};
+        ShedEntry se = { .uuid = "00000000-0000-0000-0000-000000000009", .name = "gone-1", .class_name = "batch",
+                         .priority = 10, .action = SHED_SAVE, .stage = SHED_STAGE_SHED, .bytes = 300 * MIB,
+                         .since_usec = 1700000000000000, .stage_usec = 1700000000500000,
+                         .reason = "MemAvailable 300 MiB is below MemAvailableBelow= (512 MiB)" };
+        CHECK_OK(shed_book_put(&book, &se));
+        ControllerReport reports[2] = {
+                { .name = "ksm", .status = { .mode = "auto", .state = "idle" } },
+                { .name = "shed", .status = { .state = "cooling" }, .shed_book = &book },
+        };
         ControlDaemonInfo in = info;
         in.dry_run = true;
         in.actions_in_flight = 2;
         in.decisions = dec;
         in.n_decisions = 2;
+        in.controllers = reports;
+        in.n_controllers = 2;
         json_object *st = control_status_json(&snap, &in);
         CHECK(st);
         json_object *d = get(st, "daemon");
@@ -458,6 +470,16 @@ static void test_status_control_plane(void) {
         CHECK_STR(json_object_get_string(get(e0, "result")), "done");
         CHECK_I64(get_int(e0, "bytes"), 200 * MIB);
         CHECK_STR(json_object_get_string(get(e0, "reason")), "host available 412 MiB < 600 MiB");
+        /* The shed guests: not running, listed from the book. */
+        json_object *shed = get(st, "shed");
+        CHECK_I64(json_object_array_length(shed), 1);
+        json_object *s0 = json_object_array_get_idx(shed, 0);
+        CHECK_STR(json_object_get_string(get(s0, "name")), "gone-1");
+        CHECK_STR(json_object_get_string(get(s0, "stage")), "shed");
+        CHECK_STR(json_object_get_string(get(s0, "action")), "save");
+        CHECK_I64(get_int(s0, "memory_bytes"), 300 * MIB);
+        CHECK_I64(get_int(s0, "priority"), 10);
+        CHECK_I64(get_int(s0, "restore_failures"), 0);
 
         char *text = NULL;
         size_t len = 0;
@@ -471,8 +493,13 @@ static void test_status_control_plane(void) {
         CHECK_CONTAINS(text, "Recent decisions (dry run: nothing changed)");
         CHECK_CONTAINS(text, "balloon  done     balloon meta to 200 MiB: host available 412 MiB < 600 MiB\n");
         CHECK_CONTAINS(text, "shed     late failed save nob (managed save): transient; libvirt: boom\n");
+        CHECK_CONTAINS(text, "\n1 guest shed\n");
+        CHECK_CONTAINS(text, "gone-1 shed      save         300 ");
+        CHECK_CONTAINS(text, "MemAvailable 300 MiB is below MemAvailableBelow= (512 MiB)\n");
+        CHECK_CONTAINS(text, "shed: cooling");
         free(text);
         json_object_put(st);
+        shed_book_clear(&book);
 }
 
 int main(void) {

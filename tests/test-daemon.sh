@@ -37,8 +37,8 @@ start() {
 	mkdir -p "$dir/prom"
 	cp -a "$FIX/host-v2" "$dir/root"
 	echo 1001 >"$dir/root/run/libvirt/qemu/d.pid"
-	printf '[Daemon]\nInterval=200ms\nStaleAfter=60s\nControlSocket=%s/sock\nTextfileDirectory=%s/prom\nActionTimeout=30s\n%s\n' \
-		"$dir" "$dir" "$extra" >"$dir/policy.conf"
+	printf '[Daemon]\nInterval=200ms\nStaleAfter=60s\nControlSocket=%s/sock\nTextfileDirectory=%s/prom\nStateDirectory=%s/state\nActionTimeout=30s\n%s\n' \
+		"$dir" "$dir" "$dir" "$extra" >"$dir/policy.conf"
 	"$TESTD" -c "$dir/policy.conf" --proc-root "$dir/root/proc" --sys-root "$dir/root/sys" \
 		--cgroup-root "$dir/root/cgroup" --libvirt-run-dir "$dir/root/run/libvirt/qemu" --roles a,b,c,d \
 		"$@" 2>"$dir/daemon.log" &

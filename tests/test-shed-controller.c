@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "density/plan.h"
 #include "density/shed-controller.h"
@@ -131,8 +132,36 @@ static void test_shed_ladder(void) {
         CHECK(booked(&w, "scratch-1") && booked(&w, "scratch-1")->stage == SHED_STAGE_SHEDDING);
         shed_controller_book(w.state, &changed);
         CHECK(changed);
+        /* Stored (the directory made as needed): unchanged since. */
+        char dir[] = "/tmp/density-test-shedc.XXXXXX", sub[64], err[256] = "";
+        CHECK(mkdtemp(dir) != NULL);
+        snprintf(sub, sizeof(sub), "%s/state", dir);
+        CHECK_OK(shed_controller.state_store(w.state, sub, err, sizeof(err)));
         shed_controller_book(w.state, &changed);
         CHECK(!changed);
+        /* What a restarted daemon reads back. */
+        void *again = shed_controller.state_new();
+        CHECK_OK(shed_controller.state_load(again, sub, err, sizeof(err)));
+        CHECK_U64(shed_controller_book(again, NULL)->n, 1);
+        CHECK_STR(shed_controller_book(again, NULL)->entries[0].name, "scratch-1");
+        shed_controller.state_free(again);
+        /* A broken book is moved aside, said so, and not read. */
+        char path[128], broken[160];
+        snprintf(path, sizeof(path), "%s/%s", sub, SHED_BOOK_FILE);
+        snprintf(broken, sizeof(broken), "%s.broken", path);
+        CHECK_OK(write_file_durable(path, "{", 1, 0600));
+        again = shed_controller.state_new();
+        CHECK(shed_controller.state_load(again, sub, err, sizeof(err)) == -EINVAL);
+        CHECK_CONTAINS(err, "not JSON");
+        CHECK_CONTAINS(err, "moved to");
+        CHECK_U64(shed_controller_book(again, NULL)->n, 0);
+        CHECK(access(broken, F_OK) == 0 && access(path, F_OK) < 0);
+        /* No book at all: nothing shed. */
+        CHECK_OK(shed_controller.state_load(again, sub, err, sizeof(err)));
+        shed_controller.state_free(again);
+        unlink(broken);
+        rmdir(sub);
+        rmdir(dir);
 
         /* Under way (in flight, still running): one at a time. */
         find(&w, "scratch-1")->actions_in_flight = 1u << ACTION_DESTROY;

@@ -6,6 +6,7 @@
 
 #include "density/plan.h"
 #include "density/policy.h"
+#include "density/shed.h"
 #include "density/snapshot.h"
 
 /* What a controller says about itself in status: a word for where it
@@ -21,6 +22,7 @@ typedef struct ControllerStatus {
 typedef struct ControllerReport {
         const char *name;
         ControllerStatus status;
+        const ShedBook *shed_book;  /* the shed controller's book of shed guests, NULL for others */
 } ControllerReport;
 
 typedef struct Controller {
@@ -37,9 +39,17 @@ typedef struct Controller {
         /* On a clean stop, with the last snapshot: what to put back before
          * densityd exits. NULL: nothing. Return: 0 or -ENOMEM. */
         int (*plan_stop)(const Snapshot *s, const Policy *p, void *state, Plan *plan);
+        /* State that outlives the process, kept in StateDirectory= (the
+         * shed controller's book): read once at start, before the first
+         * plan, and written after a plan that changed it. These do I/O; the
+         * planner never does. NULL: none. Return: 0, or -errno with err
+         * saying why (the daemon logs it and goes on; a failed store is
+         * tried again after the next plan). */
+        int (*state_load)(void *state, const char *dir, char *err, size_t err_size);
+        int (*state_store)(void *state, const char *dir, char *err, size_t err_size);
 } Controller;
 
-/* The controllers densityd runs, in order (KSM so far; the balloon, shed
- * and NUMA controllers land on this control plane one by one). */
+/* The controllers densityd runs, in order (KSM and shed so far; the
+ * balloon and NUMA controllers land on this control plane one by one). */
 extern const Controller *const controllers_builtin[];
 extern const size_t controllers_builtin_n;

@@ -18,10 +18,9 @@
  * - nothing is shed or restored on no data: host memory unknown, or the
  *   hypervisor not connected (the guest list is then unknown).
  *
- * The daemon loads the book from StateDirectory= into the state at start
- * (shed_controller_adopt_book()) and stores it whenever
- * shed_controller_book() says it changed. Not registered with the daemon
- * yet: the triggers between ticks and the daemon's side come next. */
+ * The daemon reads the book from StateDirectory= at start and writes it
+ * after each plan that changed it, through the controller's state_load and
+ * state_store (a broken book is moved aside, never overwritten). */
 #pragma once
 
 #include "density/controller.h"
@@ -36,6 +35,6 @@ extern const Controller shed_controller;
 /* Hand the book read at start to the state (it takes the entries; b is
  * left empty). */
 void shed_controller_adopt_book(void *state, ShedBook *b);
-/* The book as it stands, and whether it changed since the last call
- * (then the daemon stores it). */
+/* The book as it stands, and whether it changed since it was last
+ * stored (state_store). */
 const ShedBook *shed_controller_book(void *state, bool *ret_changed);

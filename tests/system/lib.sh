@@ -18,6 +18,7 @@ Interval=$2
 StaleAfter=${3:-30s}
 ControlSocket=$1/densityd.sock
 TextfileDirectory=$1/prom
+StateDirectory=$1/state
 EOT
 }
 
