@@ -21,7 +21,10 @@
 #include "density/control.h"
 #include "density/journal.h"
 #include "density/ksm.h"
+#include "density/cgroup.h"
 #include "density/ksm-controller.h"
+#include "density/meminfo.h"
+#include "density/psi.h"
 #include "density/shed-controller.h"
 #include "density/log.h"
 #include "density/plan.h"
@@ -36,6 +39,11 @@
 #define FIRST_SAMPLE_POLL_USEC (200 * USEC_PER_MSEC)
 #define FIRST_SAMPLE_MAX_WAIT_USEC (15 * USEC_PER_SEC)
 #define TICK_ACCURACY_USEC (1 * USEC_PER_MSEC)
+/* A tick brought forward (memory short between ticks) comes at most this
+ * often: one tick samples, plans and applies; the next sees its effect. */
+#define EARLY_TICK_MIN_GAP_USEC (500 * USEC_PER_MSEC)
+/* The PSI trigger's window (1 s where the kernel allows it, else 2 s). */
+#define PSI_TRIGGER_WINDOW_USEC (1 * USEC_PER_SEC)
 #define STOP_RESTORE_WAIT_USEC (3 * USEC_PER_SEC)
 
 const Controller *const controllers_builtin[] = { &ksm_controller, &shed_controller };
@@ -80,6 +88,17 @@ typedef struct Daemon {
         int last_sample_error;
         HostReadErrors last_read_errors;
         char last_store_error[256];  /* a controller state that could not be stored, "" if none */
+
+        /* Between ticks, for the shed controller: a PSI trigger and a
+         * memory check whose interval shrinks with the headroom; either
+         * brings the next tick forward when memory runs short. */
+        sd_event_source *psi_source;
+        int psi_fd;
+        sd_event_source *memcheck_source;
+        uint64_t memcheck_prev_mono_usec;
+        uint64_t memcheck_prev_headroom;
+        uint64_t last_early_tick_mono_usec;
+        uint64_t early_ticks;
         int last_save_dir_error;
         bool was_connected;
         bool logged_connect_state;
@@ -323,6 +342,92 @@ static int daemon_on_watchdog(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
+/* Bring the next tick forward: memory got short between ticks. */
+static void daemon_tick_soon(Daemon *d, const char *why) {
+        uint64_t now = now_monotonic_usec();
+        if (!d->ready || !d->policy.shed.enable || now - d->last_early_tick_mono_usec < EARLY_TICK_MIN_GAP_USEC)
+                return;
+        d->last_early_tick_mono_usec = now;
+        d->early_ticks++;
+        log_debug("tick brought forward: %s", why);
+        sd_event_source_set_time(d->tick_source, now);
+        sd_event_source_set_enabled(d->tick_source, SD_EVENT_ONESHOT);
+}
+
+static int daemon_on_psi(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Daemon *d = userdata;
+        (void) fd;
+        if (revents & EPOLLERR) {
+                log_warning("the memory pressure trigger failed: memory is checked by the timer only");
+                sd_event_source_set_enabled(s, SD_EVENT_OFF);
+                return 0;
+        }
+        if (revents & EPOLLPRI)
+                daemon_tick_soon(d, "memory pressure (PSI) trigger");
+        return 0;
+}
+
+/* The memory check between ticks: meminfo and the VMs' cgroup only (cheap),
+ * again sooner the faster the headroom to a shed threshold shrinks. */
+static int daemon_on_memcheck(sd_event_source *s, uint64_t usec, void *userdata) {
+        Daemon *d = userdata;
+        (void) usec;
+        HostSample h = { .page_size_bytes = page_size_bytes() };
+        uint64_t now = now_monotonic_usec(), next = daemon_tick_period(d);
+        if (d->policy.shed.enable && meminfo_read(d->opts.roots.proc, &h.mem) == 0) {
+                (void) cgroup_machine_read(d->opts.roots.cgroup, &h.cgroup);
+                uint64_t headroom = shed_headroom_bytes(&h, &d->policy.shed);
+                double fill = 0;
+                if (d->memcheck_prev_mono_usec && now > d->memcheck_prev_mono_usec)
+                        fill = ((double) d->memcheck_prev_headroom - (double) headroom) * 1e6 /
+                               (double) (now - d->memcheck_prev_mono_usec);
+                d->memcheck_prev_mono_usec = now;
+                d->memcheck_prev_headroom = headroom;
+                ShedPressure x;
+                shed_pressure(&h, &d->policy.shed, &x);
+                if (x.level == SHED_LEVEL_SHORT)
+                        daemon_tick_soon(d, x.reason);
+                next = shed_check_interval_usec(headroom, fill, daemon_tick_period(d));
+        }
+        sd_event_source_set_time_relative(s, next);
+        sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+/* Arm the between-ticks checks: the PSI trigger where the kernel has one,
+ * and the memory check always. */
+static int daemon_arm_memory_watch(Daemon *d) {
+        char path[PATH_MAX];
+        uint64_t window = 0;
+        int r = path_join(path, sizeof(path), d->opts.roots.proc, "pressure/memory");
+        /* Wake when tasks stall on memory for PsiFullAbove= of the window:
+         * "some" stalls come before "full" ones. */
+        uint64_t stall = (uint64_t) ((double) PSI_TRIGGER_WINDOW_USEC * d->policy.shed.psi_full_above_percent / 100.0);
+        if (r == 0)
+                r = psi_trigger_open(path, "some", stall, PSI_TRIGGER_WINDOW_USEC, &window);
+        if (r >= 0) {
+                d->psi_fd = r;
+                r = sd_event_add_io(d->event, &d->psi_source, d->psi_fd, EPOLLPRI, daemon_on_psi, d);
+                if (r < 0) {
+                        close(d->psi_fd);
+                        d->psi_fd = -1;
+                }
+        }
+        if (r >= 0) {
+                sd_event_source_set_description(d->psi_source, "psi-trigger");
+                log_debug("memory pressure trigger armed on %s (%llu ms window)", path,
+                          (unsigned long long) (window / USEC_PER_MSEC));
+        } else
+                log_notice("no memory pressure trigger on %s (%s): memory is checked by the timer only", path,
+                           strerror(-r));
+        r = sd_event_add_time_relative(d->event, &d->memcheck_source, CLOCK_MONOTONIC, daemon_tick_period(d),
+                                       TICK_ACCURACY_USEC, daemon_on_memcheck, d);
+        if (r < 0)
+                return r;
+        sd_event_source_set_description(d->memcheck_source, "memory-check");
+        return 0;
+}
+
 static int daemon_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         Daemon *d = userdata;
         (void) s;
@@ -550,6 +655,10 @@ static int daemon_on_exit_signal(sd_event_source *s, const struct signalfd_sigin
 
 static void daemon_cleanup(Daemon *d) {
         sd_event_source_disable_unref(d->tick_source);
+        sd_event_source_disable_unref(d->psi_source);
+        sd_event_source_disable_unref(d->memcheck_source);
+        if (d->psi_fd >= 0)
+                close(d->psi_fd);
         sd_event_source_disable_unref(d->applier_source);
         sd_event_source_disable_unref(d->deadline_source);
         sd_event_source_disable_unref(d->watchdog_source);
@@ -577,7 +686,7 @@ static void daemon_cleanup(Daemon *d) {
 }
 
 int daemon_run(const DaemonOptions *opts) {
-        Daemon d = { .opts = *opts };
+        Daemon d = { .opts = *opts, .psi_fd = -1 };
         int r;
 
         if (!d.opts.ops)
@@ -684,6 +793,11 @@ int daemon_run(const DaemonOptions *opts) {
                 goto fail;
         }
         sd_event_source_set_description(d.tick_source, "tick");
+        r = daemon_arm_memory_watch(&d);
+        if (r < 0) {
+                log_error("cannot add the memory checks between ticks: %s", strerror(-r));
+                goto fail;
+        }
 
         char iv[32];
         policy_format_duration(d.policy.interval_usec, iv, sizeof(iv));

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <linux/magic.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "density/util.h"
@@ -59,6 +61,13 @@ static int psi_trigger_try(const char *path, const char *kind, uint64_t stall_us
         int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
+        /* Only the kernel's pressure files take triggers: a plain file (a
+         * fixture tree) would just grow. */
+        struct statfs fs;
+        if (fstatfs(fd, &fs) < 0 || (fs.f_type != PROC_SUPER_MAGIC && fs.f_type != CGROUP2_SUPER_MAGIC)) {
+                close(fd);
+                return -ENOTSUP;
+        }
         /* The kernel wants the terminating NUL too. */
         if (write(fd, line, (size_t) n + 1) < 0) {
                 int r = -errno;

@@ -1,6 +1,8 @@
 /* Tests for psi: /proc/pressure/memory with and without the "full" line. */
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "density/psi.h"
@@ -56,6 +58,16 @@ static void test_trigger(void) {
         CHECK(psi_trigger_open("/nonexistent", "full", 3000000, 2000000, &w) == -EINVAL);
         CHECK(psi_trigger_open("/nonexistent", "full", 100, 100000, &w) == -EINVAL);
         CHECK(psi_trigger_open("/nonexistent", "full", 100000, 2000000, &w) == -ENOENT);
+        /* A plain file (a fixture tree) is no pressure file: left as it is. */
+        char plain[] = "/tmp/density-test-psi.XXXXXX";
+        int pf = mkstemp(plain);
+        CHECK(pf >= 0);
+        close(pf);
+        CHECK(psi_trigger_open(plain, "some", 100000, 2000000, &w) == -ENOTSUP);
+        struct stat st;
+        CHECK_OK(stat(plain, &st));
+        CHECK(st.st_size == 0);
+        unlink(plain);
         CHECK(w == 0);
         if (access("/proc/pressure/memory", W_OK) < 0) {
                 printf("# no writable /proc/pressure/memory here: the real trigger is not tried\n");

@@ -31,7 +31,8 @@ int psi_read(const char *proc_root, PsiSample *ret);
  * share of the window).
  *
  * Return: an fd (O_CLOEXEC, O_NONBLOCK), -EINVAL (bad arguments, or both
- * windows refused), -ENOENT (no such file: a kernel without PSI) or -errno.
+ * windows refused), -ENOENT (no such file: a kernel without PSI), -ENOTSUP
+ * (not a proc or cgroup2 file: a fixture tree) or -errno.
  */
 int psi_trigger_open(const char *path, const char *kind, uint64_t stall_usec, uint64_t window_usec,
                      uint64_t *ret_window_usec);
