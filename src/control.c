@@ -25,6 +25,8 @@ static const struct {
         [CONTROL_STATUS] = { "status", false },
         [CONTROL_RELOAD] = { "reload", true },
         [CONTROL_LOG] = { "log", false },
+        [CONTROL_SHED] = { "shed", true },
+        [CONTROL_RESTORE] = { "restore", true },
 };
 
 const char *control_command_name(ControlCommand c) {
@@ -78,7 +80,10 @@ int control_request_parse(const char *buf, ControlRequest *ret, char *err, size_
                 json_object_object_foreach(o, key, v) {
                         if (strcmp(key, "command") == 0)
                                 continue;
-                        if (req.command != CONTROL_LOG) {
+                        bool guest_cmd = req.command == CONTROL_SHED || req.command == CONTROL_RESTORE;
+                        if (guest_cmd && strcmp(key, "guest") == 0)
+                                r = request_string(v, key, req.guest, sizeof(req.guest), err, err_size);
+                        else if (req.command != CONTROL_LOG) {
                                 snprintf(err, err_size, "\"%s\" takes no argument \"%.64s\"",
                                          control_command_name(req.command), key);
                                 r = -EINVAL;
@@ -101,6 +106,10 @@ int control_request_parse(const char *buf, ControlRequest *ret, char *err, size_
                         if (r < 0)
                                 break;
                 }
+        }
+        if (r == 0 && (req.command == CONTROL_SHED || req.command == CONTROL_RESTORE) && !req.guest[0]) {
+                snprintf(err, err_size, "\"%s\" needs \"guest\" (a name or UUID)", control_command_name(req.command));
+                r = -EINVAL;
         }
         json_object_put(o);
         if (r == 0)

@@ -2,6 +2,7 @@
 #include "density/daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stddef.h>
@@ -39,6 +40,9 @@
 #define FIRST_SAMPLE_POLL_USEC (200 * USEC_PER_MSEC)
 #define FIRST_SAMPLE_MAX_WAIT_USEC (15 * USEC_PER_SEC)
 #define TICK_ACCURACY_USEC (1 * USEC_PER_MSEC)
+/* The shed path must outlive what it protects: the OOM killer's last
+ * choice, as the shipped unit's OOMScoreAdjust= says, also outside systemd. */
+#define DENSITYD_OOM_SCORE_ADJ -900
 /* A tick brought forward (memory short between ticks) comes at most this
  * often: one tick samples, plans and applies; the next sees its effect. */
 #define EARLY_TICK_MIN_GAP_USEC (500 * USEC_PER_MSEC)
@@ -342,10 +346,36 @@ static int daemon_on_watchdog(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
-/* Bring the next tick forward: memory got short between ticks. */
-static void daemon_tick_soon(Daemon *d, const char *why) {
+/* Lower our OOM score to DENSITYD_OOM_SCORE_ADJ unless it is lower
+ * already (systemd, or an operator, may have set it). Only the running
+ * process: tests with fixture roots leave it alone. */
+static void daemon_protect_from_oom(Daemon *d) {
+        if (strcmp(d->opts.roots.proc, "/proc") != 0)
+                return;
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int64_t now;
+        if (read_file_at("/proc", "self/oom_score_adj", &text, &len) < 0 || parse_i64(text, &now) < 0)
+                return;
+        if (now <= DENSITYD_OOM_SCORE_ADJ)
+                return;
+        char value[16];
+        int n = snprintf(value, sizeof(value), "%d\n", DENSITYD_OOM_SCORE_ADJ);
+        _cleanup_close_ int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, value, (size_t) n) != n)
+                log_notice("cannot lower densityd's OOM score to %d (%s): the OOM killer may pick densityd before "
+                           "the guests it would shed",
+                           DENSITYD_OOM_SCORE_ADJ, strerror(errno));
+        else
+                log_debug("OOM score adjusted from %lld to %d", (long long) now, DENSITYD_OOM_SCORE_ADJ);
+}
+
+/* Bring the next tick forward: memory got short between ticks (only while
+ * shedding is enabled), or an operator asked for a shed or restore. */
+static void daemon_tick_soon(Daemon *d, const char *why, bool operator) {
         uint64_t now = now_monotonic_usec();
-        if (!d->ready || !d->policy.shed.enable || now - d->last_early_tick_mono_usec < EARLY_TICK_MIN_GAP_USEC)
+        if (!d->ready || (!operator && !d->policy.shed.enable) ||
+            now - d->last_early_tick_mono_usec < EARLY_TICK_MIN_GAP_USEC)
                 return;
         d->last_early_tick_mono_usec = now;
         d->early_ticks++;
@@ -363,7 +393,7 @@ static int daemon_on_psi(sd_event_source *s, int fd, uint32_t revents, void *use
                 return 0;
         }
         if (revents & EPOLLPRI)
-                daemon_tick_soon(d, "memory pressure (PSI) trigger");
+                daemon_tick_soon(d, "memory pressure (PSI) trigger", false);
         return 0;
 }
 
@@ -386,7 +416,7 @@ static int daemon_on_memcheck(sd_event_source *s, uint64_t usec, void *userdata)
                 ShedPressure x;
                 shed_pressure(&h, &d->policy.shed, &x);
                 if (x.level == SHED_LEVEL_SHORT)
-                        daemon_tick_soon(d, x.reason);
+                        daemon_tick_soon(d, x.reason, false);
                 next = shed_check_interval_usec(headroom, fill, daemon_tick_period(d));
         }
         sd_event_source_set_time_relative(s, next);
@@ -575,6 +605,26 @@ static SharedText *daemon_log_reply(Daemon *d, const ControlRequest *req) {
         return o ? shared_text_new(control_reply_ok_with("log", o)) : NULL;
 }
 
+/* densityctl shed/restore: queued for the shed controller's next plan,
+ * which comes at once. */
+static SharedText *daemon_shed_request(Daemon *d, const ControlRequest *req, uid_t uid) {
+        void *state = NULL;
+        for (size_t i = 0; i < d->n_controllers; i++)
+                if (d->controllers[i] == &shed_controller)
+                        state = d->controller_state[i];
+        if (!state)
+                return shared_text_new(control_reply_error("the shed controller does not run in this densityd"));
+        if (!d->have_snapshot)
+                return shared_text_new(control_reply_error("no sample yet: try again in a moment"));
+        char err[512];
+        ActionKind kind = req->command == CONTROL_SHED ? ACTION_SAVE : ACTION_RESTORE;
+        if (shed_controller_request(state, &d->snap, &d->policy, kind, req->guest, err, sizeof(err)) < 0)
+                return shared_text_new(control_reply_error("%s", err));
+        log_info("%s of %s requested by uid %u", control_command_name(req->command), req->guest, (unsigned) uid);
+        daemon_tick_soon(d, "an operator's request", true);
+        return shared_text_new(control_reply_ok(NULL));
+}
+
 static SharedText *daemon_handle_request(const char *request, uid_t uid, void *userdata) {
         Daemon *d = userdata;
         ControlRequest req;
@@ -599,6 +649,9 @@ static SharedText *daemon_handle_request(const char *request, uid_t uid, void *u
         }
         case CONTROL_LOG:
                 return daemon_log_reply(d, &req);
+        case CONTROL_SHED:
+        case CONTROL_RESTORE:
+                return daemon_shed_request(d, &req, uid);
         case _CONTROL_COMMAND_MAX:
                 break;
         }
@@ -793,6 +846,7 @@ int daemon_run(const DaemonOptions *opts) {
                 goto fail;
         }
         sd_event_source_set_description(d.tick_source, "tick");
+        daemon_protect_from_oom(&d);
         r = daemon_arm_memory_watch(&d);
         if (r < 0) {
                 log_error("cannot add the memory checks between ticks: %s", strerror(-r));

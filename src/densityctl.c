@@ -22,6 +22,9 @@ static void usage(FILE *f) {
                 "                    the decision journal: what densityd planned and did, and\n"
                 "                    why, oldest first (default: the last %d entries)\n"
                 "  reload            re-read the policy file (root only)\n"
+                "  shed NAME         set a running guest aside now: managed save, its state\n"
+                "                    kept; it stays shed until restored by hand (root only)\n"
+                "  restore NAME      bring back a guest densityd shed (root only)\n"
                 "\n"
                 "Options:\n"
                 "  -s, --socket PATH  control socket (default %s)\n"
@@ -111,6 +114,17 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "densityctl: unknown command '%s'\nTry 'densityctl --help'.\n", name);
                 return 2;
         }
+        if (cmd == CONTROL_SHED || cmd == CONTROL_RESTORE) {
+                if (optind >= argc) {
+                        fprintf(stderr, "densityctl: %s needs a guest (name or UUID)\n", name);
+                        return 2;
+                }
+                if (strlen(argv[optind]) >= sizeof(req.guest)) {
+                        fprintf(stderr, "densityctl: guest name too long\n");
+                        return 2;
+                }
+                strscpy(req.guest, sizeof(req.guest), argv[optind++]);
+        }
         if (optind < argc) {
                 fprintf(stderr, "densityctl: unexpected argument '%s'\n", argv[optind]);
                 return 2;
@@ -163,7 +177,9 @@ int main(int argc, char **argv) {
                         status = EXIT_FAILURE;
                 } else if (json_object_array_length(entries) == 0)
                         printf("no decisions yet%s\n", req.guest[0] || req.controller[0] ? " that match" : "");
-        } else
+        } else if (cmd == CONTROL_SHED || cmd == CONTROL_RESTORE)
+                printf("%s %s: under way (densityctl log --guest %s shows how it ends)\n", name, req.guest, req.guest);
+        else
                 printf("%s: done\n", name);
         json_object_put(reply);
         return status;

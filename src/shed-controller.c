@@ -12,6 +12,7 @@
 #include "density/util.h"
 
 #define MIB (1024.0 * 1024.0)
+#define SHED_REQUESTS_MAX 16
 
 typedef struct ShedState {
         ShedBook book;
@@ -22,6 +23,14 @@ typedef struct ShedState {
         uint64_t since_usec;
 
         uint64_t last_shed_usec;  /* snapshot time of the last shed planned, 0: none */
+
+        /* Operators' requests (densityctl), for the next plan. */
+        size_t n_requests;
+        struct {
+                ActionKind kind;
+                char uuid[DENSITY_UUID_LEN];
+                char name[DENSITY_NAME_MAX];
+        } requests[SHED_REQUESTS_MAX];
         uint64_t roomy_since_usec; /* memory roomy since, 0: not roomy */
 } ShedState;
 
@@ -120,6 +129,133 @@ static void shed_reconcile(ShedState *st, const Snapshot *s, const Policy *p) {
                 } else
                         i++;
         }
+}
+
+static const GuestSample *guest_by_name_or_uuid(const Snapshot *s, const char *what) {
+        for (size_t i = 0; s && i < s->n_guests; i++)
+                if (strcmp(s->guests[i].name, what) == 0 || strcmp(s->guests[i].uuid, what) == 0)
+                        return &s->guests[i];
+        return NULL;
+}
+
+static ShedEntry *book_by_name_or_uuid(const ShedBook *b, const char *what) {
+        for (size_t i = 0; i < b->n; i++)
+                if (strcmp(b->entries[i].name, what) == 0 || strcmp(b->entries[i].uuid, what) == 0)
+                        return &b->entries[i];
+        return NULL;
+}
+
+/* Why a guest may not be shed by hand, or NULL. */
+static const char *shed_by_hand_refusal(const GuestSample *g, const Policy *p) {
+        const PolicyClass *c = policy_class_find(p, g->class_name);
+        if (!c)
+                c = &p->classes[0];
+        if (c->shed == SHED_NEVER)
+                return "its class says Shed=never";
+        if (!g->facts.known)
+                return "its domain XML is not read yet";
+        if (!g->facts.persistent)
+                return "transient: a managed save needs a defined domain";
+        if (g->actions_in_flight & (1u << ACTION_SAVE | 1u << ACTION_RESTORE | 1u << ACTION_DESTROY))
+                return "a save, restore or destroy is under way";
+        return NULL;
+}
+
+int shed_controller_request(void *state, const Snapshot *last, const Policy *p, ActionKind kind, const char *guest,
+                            char *err, size_t err_size) {
+        ShedState *st = state;
+        const char *uuid, *name;
+        if (kind == ACTION_SAVE) {
+                const GuestSample *g = guest_by_name_or_uuid(last, guest);
+                if (!g) {
+                        snprintf(err, err_size, "no running guest %s", guest);
+                        return -ENOENT;
+                }
+                const char *why = shed_by_hand_refusal(g, p);
+                if (why) {
+                        snprintf(err, err_size, "%s cannot be shed: %s", g->name, why);
+                        return -EINVAL;
+                }
+                uuid = g->uuid;
+                name = g->name;
+        } else if (kind == ACTION_RESTORE) {
+                const ShedEntry *e = book_by_name_or_uuid(&st->book, guest);
+                if (!e) {
+                        snprintf(err, err_size, "densityd did not shed %s: it restores only guests it shed", guest);
+                        return -ENOENT;
+                }
+                if (e->stage != SHED_STAGE_SHED) {
+                        snprintf(err, err_size, "%s is %s, not waiting to come back", e->name, shed_stage_name(e->stage));
+                        return -EINVAL;
+                }
+                uuid = e->uuid;
+                name = e->name;
+        } else {
+                snprintf(err, err_size, "not a shed or restore");
+                return -EINVAL;
+        }
+        for (size_t i = 0; i < st->n_requests; i++)
+                if (strcmp(st->requests[i].uuid, uuid) == 0) {
+                        snprintf(err, err_size, "a request for %s is already queued", name);
+                        return -EBUSY;
+                }
+        if (st->n_requests == SHED_REQUESTS_MAX) {
+                snprintf(err, err_size, "%d requests are queued already: try again in a moment", SHED_REQUESTS_MAX);
+                return -EBUSY;
+        }
+        st->requests[st->n_requests].kind = kind;
+        strscpy(st->requests[st->n_requests].uuid, sizeof(st->requests[0].uuid), uuid);
+        strscpy(st->requests[st->n_requests].name, sizeof(st->requests[0].name), name);
+        st->n_requests++;
+        return 0;
+}
+
+/* The operators' requests, checked again against this snapshot. */
+static int shed_requests(ShedState *st, const Snapshot *s, const Policy *p, Plan *plan) {
+        uint64_t now = s->timestamp_usec;
+        int r = 0;
+        for (size_t i = 0; i < st->n_requests && r == 0; i++) {
+                const char *uuid = st->requests[i].uuid;
+                if (st->requests[i].kind == ACTION_SAVE) {
+                        const GuestSample *g = guest_by_uuid(s, uuid);
+                        if (!g || shed_by_hand_refusal(g, p) || shed_book_find(&st->book, uuid))
+                                continue; /* gone or changed since: the request lapses */
+                        const PolicyClass *c = policy_class_find(p, g->class_name);
+                        if (!c)
+                                c = &p->classes[0];
+                        ShedEntry e = { .priority = c->priority, .action = SHED_SAVE, .stage = SHED_STAGE_SHEDDING,
+                                        .bytes = g->rss_bytes, .since_usec = now, .stage_usec = now,
+                                        .by_hand = true };
+                        strscpy(e.uuid, sizeof(e.uuid), g->uuid);
+                        strscpy(e.name, sizeof(e.name), g->name);
+                        strscpy(e.class_name, sizeof(e.class_name), c->name);
+                        strscpy(e.reason, sizeof(e.reason), "shed by hand (densityctl shed)");
+                        Action a = action_guest(shed_controller.name, ACTION_SAVE, g,
+                                                "shed by hand (densityctl shed): managed save; it comes back by "
+                                                "hand (densityctl restore)");
+                        if ((r = shed_book_put(&st->book, &e)) == 0 && (r = plan_add(plan, &a)) < 0)
+                                shed_book_remove(&st->book, e.uuid);
+                        if (r == 0)
+                                st->book_changed = true;
+                } else {
+                        ShedEntry *e = shed_book_find(&st->book, uuid);
+                        if (!e || e->stage != SHED_STAGE_SHED)
+                                continue;
+                        GuestSample g = {};
+                        strscpy(g.uuid, sizeof(g.uuid), e->uuid);
+                        strscpy(g.name, sizeof(g.name), e->name);
+                        Action a = action_guest(shed_controller.name, ACTION_RESTORE, &g,
+                                                "restore by hand (densityctl restore): %s, about %.0f MiB", e->name,
+                                                (double) e->bytes / MIB);
+                        if ((r = plan_add(plan, &a)) == 0) {
+                                e->stage = SHED_STAGE_RESTORING;
+                                e->stage_usec = now;
+                                st->book_changed = true;
+                        }
+                }
+        }
+        st->n_requests = 0;
+        return r;
 }
 
 /* The guest to shed now, if any, as an action; else why not in st. */
@@ -252,6 +388,9 @@ static int shed_plan(const Snapshot *s, const Policy *p, void *state, Plan *plan
                 return 0;
         }
         shed_reconcile(st, s, p);
+        int r = shed_requests(st, s, p, plan);
+        if (r < 0)
+                return r;
 
         ShedPressure x;
         shed_pressure(&s->host, &p->shed, &x);

@@ -106,6 +106,7 @@ int shed_book_format(const ShedBook *b, char **ret) {
                 json_object_object_add(o, "since_usec", json_u64(e->since_usec));
                 json_object_object_add(o, "stage_usec", json_u64(e->stage_usec));
                 json_object_object_add(o, "failures", json_object_new_int64(e->failures));
+                json_object_object_add(o, "by_hand", json_object_new_boolean(e->by_hand));
                 json_object_object_add(o, "reason", json_object_new_string(e->reason));
         }
         const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
@@ -197,6 +198,14 @@ static int parse_entry(json_object *o, const char *where, ShedEntry *e, char *er
                 if ((r = member_u64(o, "failures", UINT_MAX, &v, where, err, err_size)) < 0)
                         return r;
                 e->failures = (unsigned) v;
+        }
+        json_object *by_hand;
+        if (json_object_object_get_ex(o, "by_hand", &by_hand)) {
+                if (!json_object_is_type(by_hand, json_type_boolean)) {
+                        snprintf(err, err_size, "%s.by_hand: not a boolean", where);
+                        return -EINVAL;
+                }
+                e->by_hand = json_object_get_boolean(by_hand);
         }
         json_object *reason;
         if (json_object_object_get_ex(o, "reason", &reason) && json_object_is_type(reason, json_type_string))
@@ -436,7 +445,7 @@ int shed_pick_restore(const HostSample *h, const PolicyShed *p, const ShedBook *
                 const ShedEntry *e = &b->entries[i];
                 if (e->stage == SHED_STAGE_RESTORING)
                         return -EBUSY;
-                if (e->stage != SHED_STAGE_SHED)
+                if (e->stage != SHED_STAGE_SHED || e->by_hand)
                         continue;
                 if (best == SIZE_MAX)
                         best = i;

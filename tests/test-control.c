@@ -60,6 +60,22 @@ static void test_request_parse(void) {
         CHECK_STR(c.guest, "dtest-3");
         CHECK_STR(c.controller, "balloon");
         CHECK_U64(c.n, 20);
+        /* shed and restore need a guest, and take nothing else; root only. */
+        CHECK_OK(control_request_parse("{\"command\":\"shed\",\"guest\":\"dtest-3\"}", &c, err, sizeof(err)));
+        CHECK(c.command == CONTROL_SHED);
+        CHECK_STR(c.guest, "dtest-3");
+        CHECK_OK(control_request_parse("{\"command\":\"restore\",\"guest\":\"u-1\"}", &c, err, sizeof(err)));
+        CHECK(c.command == CONTROL_RESTORE);
+        CHECK(control_command_privileged(CONTROL_SHED) && control_command_privileged(CONTROL_RESTORE));
+        CHECK(!control_command_privileged(CONTROL_LOG));
+        parse_bad("{\"command\":\"shed\"}", "\"shed\" needs \"guest\"");
+        parse_bad("{\"command\":\"restore\",\"guest\":\"\"}", "\"restore\" needs \"guest\"");
+        parse_bad("{\"command\":\"shed\",\"guest\":\"a\",\"n\":2}", "\"shed\" takes no argument \"n\"");
+        char *shed_line = NULL;
+        ControlRequest shed = { .command = CONTROL_SHED, .guest = "dtest-3" };
+        CHECK_OK(control_request_format(&shed, &shed_line));
+        CHECK_STR(shed_line, "{\"command\":\"shed\",\"guest\":\"dtest-3\"}\n");
+        free(shed_line);
         parse_bad("{\"command\":\"status\",\"extra\":[1,2]}", "takes no argument \"extra\"");
         parse_bad("{\"command\":\"reload\",\"guest\":\"a\"}", "takes no argument \"guest\"");
         parse_bad("{\"command\":\"log\",\"frob\":1}", "unknown argument \"frob\"");

@@ -335,9 +335,65 @@ static void test_save_room(void) {
         world_done(&w);
 }
 
+static void test_by_hand(void) {
+        World w;
+        Plan plan = {};
+        char err[256];
+        world_init(&w);
+        guest(&w, "web-1", "default", 600 * MIB);
+        guest(&w, "db-1", "db", 900 * MIB);
+        GuestSample *t = guest(&w, "batch-1", "batch", 300 * MIB);
+        t->facts.persistent = false;
+
+        /* Refused with a reason, and nothing queued. */
+        CHECK(shed_controller_request(w.state, &w.s, &w.p, ACTION_SAVE, "nobody", err, sizeof(err)) == -ENOENT);
+        CHECK_CONTAINS(err, "no running guest nobody");
+        CHECK(shed_controller_request(w.state, &w.s, &w.p, ACTION_SAVE, "db-1", err, sizeof(err)) == -EINVAL);
+        CHECK_CONTAINS(err, "db-1 cannot be shed: its class says Shed=never");
+        CHECK(shed_controller_request(w.state, &w.s, &w.p, ACTION_SAVE, "batch-1", err, sizeof(err)) == -EINVAL);
+        CHECK_CONTAINS(err, "transient");
+        CHECK(shed_controller_request(w.state, &w.s, &w.p, ACTION_RESTORE, "web-1", err, sizeof(err)) == -ENOENT);
+        CHECK_CONTAINS(err, "densityd did not shed web-1");
+        CHECK(tick(&w, &plan) == 0);
+
+        /* By UUID; twice is once. Memory is tight, not short: it is the
+         * operator's call. */
+        CHECK_OK(shed_controller_request(w.state, &w.s, &w.p, ACTION_SAVE, "uuid-web-1", err, sizeof(err)));
+        CHECK(shed_controller_request(w.state, &w.s, &w.p, ACTION_SAVE, "web-1", err, sizeof(err)) == -EBUSY);
+        advance(&w, 1);
+        CHECK(tick(&w, &plan) == 1);
+        CHECK(plan.actions[0].kind == ACTION_SAVE);
+        CHECK_STR(plan.actions[0].guest, "web-1");
+        CHECK_CONTAINS(plan.actions[0].reason, "shed by hand (densityctl shed)");
+        CHECK(booked(&w, "web-1")->by_hand);
+        vanish(&w, "web-1");
+        advance(&w, 1);
+        tick(&w, &plan);
+        CHECK(booked(&w, "web-1")->stage == SHED_STAGE_SHED);
+
+        /* Roomy for long: a guest shed by hand does not come back by itself. */
+        w.s.host.mem.mem_available_bytes = 8 * GIB;
+        for (int i = 0; i < 20; i++) {
+                advance(&w, 10);
+                CHECK(tick(&w, &plan) == 0);
+        }
+        /* Restore by hand, at once, even while memory is short. */
+        w.s.host.mem.mem_available_bytes = 100 * MIB;
+        CHECK_OK(shed_controller_request(w.state, &w.s, &w.p, ACTION_RESTORE, "web-1", err, sizeof(err)));
+        advance(&w, 1);
+        CHECK(tick(&w, &plan) == 1);
+        CHECK(plan.actions[0].kind == ACTION_RESTORE);
+        CHECK_CONTAINS(plan.actions[0].reason, "restore by hand");
+        CHECK(shed_controller_request(w.state, &w.s, &w.p, ACTION_RESTORE, "web-1", err, sizeof(err)) == -EINVAL);
+        CHECK_CONTAINS(err, "web-1 is restoring");
+        plan_clear(&plan);
+        world_done(&w);
+}
+
 int main(void) {
         RUN(test_shed_ladder);
         RUN(test_restore_failure_and_restart);
         RUN(test_save_room);
+        RUN(test_by_hand);
         return 0;
 }

@@ -211,7 +211,7 @@ static bool entry_equal(const ShedEntry *a, const ShedEntry *b) {
         return strcmp(a->uuid, b->uuid) == 0 && strcmp(a->name, b->name) == 0 &&
                strcmp(a->class_name, b->class_name) == 0 && a->priority == b->priority && a->action == b->action &&
                a->stage == b->stage && a->bytes == b->bytes && a->since_usec == b->since_usec &&
-               a->stage_usec == b->stage_usec && a->failures == b->failures &&
+               a->stage_usec == b->stage_usec && a->failures == b->failures && a->by_hand == b->by_hand &&
                strcmp(a->reason, b->reason) == 0;
 }
 
@@ -226,6 +226,7 @@ static void test_book_round_trip(void) {
                 e.action = k % 2 ? SHED_DESTROY : SHED_SAVE;
                 e.stage_usec = e.since_usec + (uint64_t) k;
                 e.failures = (unsigned) k % 3;
+                e.by_hand = k % 5 == 0;
                 CHECK_OK(shed_book_put(&b, &e));
         }
         /* Put with a known UUID replaces. */

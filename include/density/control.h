@@ -7,6 +7,8 @@
  * and its arguments (ControlRequest; unknown members are an error):
  *     {"command":"status"}
  *     {"command":"log","guest":"dtest-3","controller":"balloon","n":20}
+ *     {"command":"shed","guest":"dtest-3"}     (root only)
+ *     {"command":"restore","guest":"dtest-3"}  (root only)
  * Reply: one JSON object, then the daemon closes the connection:
  *     {"ok":true,"status":{...}}   (status)
  *     {"ok":true,"log":{"entries":[...]}} (log: oldest first)
@@ -37,6 +39,8 @@ typedef enum ControlCommand {
         CONTROL_STATUS,
         CONTROL_RELOAD,
         CONTROL_LOG,
+        CONTROL_SHED,     /* set a guest aside now (managed save), by hand */
+        CONTROL_RESTORE,  /* bring a shed guest back now */
         _CONTROL_COMMAND_MAX,
 } ControlCommand;
 
@@ -44,7 +48,8 @@ typedef enum ControlCommand {
  * error. */
 typedef struct ControlRequest {
         ControlCommand command;
-        char guest[DENSITY_NAME_MAX];          /* log: only this guest (name or UUID); "" any */
+        char guest[DENSITY_NAME_MAX];          /* log: only this guest (name or UUID), "" any;
+                                                * shed, restore: the guest (required) */
         char controller[ACTION_CONTROLLER_MAX]; /* log: only this controller; "" any */
         unsigned n;                            /* log: the last n entries (1..JOURNAL_CAPACITY_DEFAULT); 0: default */
 } ControlRequest;

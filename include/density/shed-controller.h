@@ -32,6 +32,25 @@ extern const Controller shed_controller;
 #define SHED_RETRY_MIN_USEC (60 * UINT64_C(1000000))
 #define SHED_RETRY_MAX_USEC (1800 * UINT64_C(1000000))
 
+/**
+ * shed_controller_request() - an operator's shed or restore (densityctl).
+ * @last: the latest snapshot, to check the request against now
+ * @kind: ACTION_SAVE (shed by hand) or ACTION_RESTORE
+ * @guest: a name or UUID
+ *
+ * A shed by hand is a managed save (nothing lost), of a running,
+ * persistent guest whose class allows shedding, with nothing under way;
+ * the guest then stays shed until restored by hand. A restore by hand is
+ * of a guest densityd shed (by hand or not) and now waits in the book; it
+ * skips RestoreHold= and the fit check: the operator decides. The action
+ * follows at the next plan, with the same journal as densityd's own.
+ *
+ * Return: 0 (queued), -ENOENT or -EINVAL with err saying why, -EBUSY (a
+ * request for that guest is queued already).
+ */
+int shed_controller_request(void *state, const Snapshot *last, const Policy *p, ActionKind kind, const char *guest,
+                            char *err, size_t err_size);
+
 /* Hand the book read at start to the state (it takes the entries; b is
  * left empty). */
 void shed_controller_adopt_book(void *state, ShedBook *b);

@@ -50,6 +50,7 @@ typedef struct ShedEntry {
         uint64_t since_usec;            /* CLOCK_REALTIME when it was shed */
         uint64_t stage_usec;            /* ... when its stage began */
         unsigned failures;              /* restores that did not bring it back */
+        bool by_hand;                   /* shed by an operator (densityctl shed): comes back only by hand */
         char reason[SHED_REASON_MAX];
 } ShedEntry;
 
