@@ -694,6 +694,15 @@ static void daemon_stop_controllers(Daemon *d) {
                 applier_dispatch(d->applier);
         }
         plan_clear(&plan);
+        /* What the controllers keep across restarts says they stopped
+         * cleanly (the KSM knobs as found are no longer needed). */
+        for (size_t i = 0; i < d->n_controllers; i++) {
+                char err[256] = "";
+                if (d->controllers[i]->state_store &&
+                    d->controllers[i]->state_store(d->controller_state[i], d->policy.state_directory, err,
+                                                   sizeof(err)) < 0)
+                        log_error("controller %s: %s", d->controllers[i]->name, err);
+        }
 }
 
 static int daemon_on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -779,9 +788,14 @@ int daemon_run(const DaemonOptions *opts) {
                         r = -ENOMEM;
         for (size_t i = 0; r == 0 && i < d.n_controllers; i++) {
                 char err[512] = "";
-                if (d.controllers[i]->state_load &&
-                    d.controllers[i]->state_load(d.controller_state[i], d.policy.state_directory, err, sizeof(err)) < 0)
+                int k = d.controllers[i]->state_load
+                                ? d.controllers[i]->state_load(d.controller_state[i], d.policy.state_directory, err,
+                                                               sizeof(err))
+                                : 0;
+                if (k < 0)
                         log_error("controller %s: %s", d.controllers[i]->name, err);
+                else if (k > 0)
+                        log_notice("controller %s: %s", d.controllers[i]->name, err);
         }
         if (r >= 0)
                 r = sampler_new(&d.opts.roots, &d.sampler);

@@ -2,10 +2,14 @@
 #include "density/ksm-controller.h"
 
 #include <errno.h>
+#include <json-c/json.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "density/util.h"
 
@@ -86,6 +90,9 @@ static const char *const phase_names[] = {
 
 typedef struct KsmState {
         bool captured;           /* knobs as found recorded */
+        bool found_stored;       /* ... and kept in StateDirectory= (KSM_FOUND_FILE) */
+        bool released;           /* a clean stop: the record is no longer needed */
+        char boot_id[40];        /* the boot the record is of ("" unknown) */
         bool startup_done;       /* start-up only knobs handled */
         KnobTrack knobs[_KNOB_MAX];
 
@@ -704,6 +711,9 @@ static void ksm_status(const void *state, ControllerStatus *ret) {
 static int ksm_plan_stop(const Snapshot *s, const Policy *p, void *state, Plan *plan) {
         KsmState *st = state;
         const KsmSample *k = &s->host.ksm;
+        /* Whatever is put back now, the record of the knobs as found has
+         * served: the next densityd finds them as they are. */
+        st->released = true;
         if (!p->ksm.restore_on_exit || p->ksm.mode == KSM_MODE_OFF || !k->present || !st->captured)
                 return 0;
         bool merged = ksm_get(k, "pages_shared", 0) > 0 || ksm_get(k, "pages_sharing", 0) > 0;
@@ -734,6 +744,128 @@ static int ksm_plan_stop(const Snapshot *s, const Policy *p, void *state, Plan *
         return 0;
 }
 
+/* The knobs as found, kept across a crash: a densityd that dies without
+ * putting them back leaves its own writes in sysfs, which the next one
+ * must not take for the host's. Kept per boot: a reboot resets KSM. */
+#define KSM_FOUND_FILE "ksm-found.json"
+#define KSM_FOUND_VERSION 1
+
+static void read_boot_id(char *buf, size_t size) {
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        buf[0] = '\0';
+        if (read_file_at("/proc", "sys/kernel/random/boot_id", &text, &len) == 0) {
+                text[strcspn(text, "\n")] = '\0';
+                strscpy(buf, size, text);
+        }
+}
+
+static int ksm_state_load(void *state, const char *dir, char *err, size_t err_size) {
+        KsmState *st = state;
+        read_boot_id(st->boot_id, sizeof(st->boot_id));
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int r = read_file_at(dir, KSM_FOUND_FILE, &text, &len);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0) {
+                snprintf(err, err_size, "cannot read %s/%s: %s", dir, KSM_FOUND_FILE, strerror(-r));
+                return r;
+        }
+        json_object *o = json_tokener_parse(text), *v, *knobs;
+        r = 0;
+        if (!o || !json_object_object_get_ex(o, "version", &v) || json_object_get_int(v) != KSM_FOUND_VERSION ||
+            !json_object_object_get_ex(o, "boot_id", &v) || !json_object_is_type(v, json_type_string) ||
+            !json_object_object_get_ex(o, "knobs", &knobs) || !json_object_is_type(knobs, json_type_object)) {
+                snprintf(err, err_size, "%s/%s is not a record of KSM knobs: ignored (the knobs as they are now count "
+                                        "as found)",
+                         dir, KSM_FOUND_FILE);
+                r = -EINVAL;
+        } else if (!st->boot_id[0] || strcmp(json_object_get_string(v), st->boot_id) != 0) {
+                r = 0; /* another boot: KSM was reset since */
+        } else {
+                KnobTrack found[_KNOB_MAX] = {};
+                bool ok = true;
+                json_object_object_foreach(knobs, name, value) {
+                        int i;
+                        for (i = 0; i < _KNOB_MAX; i++)
+                                if (strcmp(name, knob_names[i]) == 0)
+                                        break;
+                        if (i == _KNOB_MAX || !json_object_is_type(value, json_type_string) ||
+                            strlen(json_object_get_string(value)) >= sizeof(found[i].found_value)) {
+                                ok = false;
+                                break;
+                        }
+                        found[i].found = true;
+                        strscpy(found[i].found_value, sizeof(found[i].found_value), json_object_get_string(value));
+                }
+                if (!ok) {
+                        snprintf(err, err_size, "%s/%s has a knob it should not: ignored", dir, KSM_FOUND_FILE);
+                        r = -EINVAL;
+                } else {
+                        /* The last densityd may have written any of them. */
+                        for (int i = 0; i < _KNOB_MAX; i++) {
+                                st->knobs[i].found = found[i].found;
+                                st->knobs[i].touched = found[i].found;
+                                strscpy(st->knobs[i].found_value, sizeof(st->knobs[i].found_value),
+                                        found[i].found_value);
+                        }
+                        st->captured = true;
+                        st->found_stored = true;
+                        snprintf(err, err_size,
+                                 "the last densityd did not stop cleanly: the KSM knobs as it found them (%s/%s) "
+                                 "are what a clean stop puts back",
+                                 dir, KSM_FOUND_FILE);
+                        r = 1;
+                }
+        }
+        json_object_put(o);
+        return r;
+}
+
+static int ksm_state_store(void *state, const char *dir, char *err, size_t err_size) {
+        KsmState *st = state;
+        char path[PATH_MAX];
+        int r = path_join(path, sizeof(path), dir, KSM_FOUND_FILE);
+        if (r < 0)
+                return r;
+        if (st->released) {
+                if (st->found_stored && unlink(path) < 0 && errno != ENOENT) {
+                        r = -errno;
+                        snprintf(err, err_size, "cannot remove %s: %s", path, strerror(-r));
+                        return r;
+                }
+                st->found_stored = false;
+                return 0;
+        }
+        if (!st->captured || st->found_stored || st->mode == KSM_MODE_OFF)
+                return 0;
+        json_object *o = json_object_new_object(), *knobs = json_object_new_object();
+        if (!o || !knobs) {
+                json_object_put(o);
+                json_object_put(knobs);
+                return -ENOMEM;
+        }
+        json_object_object_add(o, "version", json_object_new_int(KSM_FOUND_VERSION));
+        json_object_object_add(o, "boot_id", json_object_new_string(st->boot_id));
+        json_object_object_add(o, "knobs", knobs);
+        for (int i = 0; i < _KNOB_MAX; i++)
+                if (st->knobs[i].found)
+                        json_object_object_add(knobs, knob_names[i], json_object_new_string(st->knobs[i].found_value));
+        const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                r = -errno;
+        else
+                r = write_file_durable(path, text, strlen(text), 0600);
+        json_object_put(o);
+        if (r < 0) {
+                snprintf(err, err_size, "cannot write %s: %s", path, strerror(-r));
+                return r;
+        }
+        st->found_stored = true;
+        return 0;
+}
+
 const Controller ksm_controller = {
         .name = "ksm",
         .state_new = ksm_state_new,
@@ -741,4 +873,6 @@ const Controller ksm_controller = {
         .plan = ksm_plan,
         .status = ksm_status,
         .plan_stop = ksm_plan_stop,
+        .state_load = ksm_state_load,
+        .state_store = ksm_state_store,
 };

@@ -1,8 +1,10 @@
 /* test-ksm-controller: the KSM planner on literal snapshots, tick by tick. */
 #include <math.h>
+#include <unistd.h>
 
 #include "density/ksm-controller.h"
 #include "density/policy.h"
+#include "density/util.h"
 #include "test-helpers.h"
 
 #define MIB (UINT64_C(1) << 20)
@@ -568,6 +570,59 @@ static void test_hypervisor_unknown(void) {
         world_done(&w);
 }
 
+/* The knobs as found outlive a crash (same boot), and are put back by the
+ * next densityd's clean stop; a clean stop removes the record. */
+static void test_found_across_crash(void) {
+        World w;
+        Plan plan = {};
+        char dir[] = "/tmp/density-test-ksmfound.XXXXXX", path[128], err[512] = "";
+        CHECK(mkdtemp(dir) != NULL);
+        snprintf(path, sizeof(path), "%s/ksm-found.json", dir);
+        world_init(&w, 8, false);
+        CHECK_OK(ksm_controller.state_load(w.state, dir, err, sizeof(err)));
+        tick(&w, &plan); /* found: run=0, 100 pages, 20 ms; boost written */
+        CHECK_I64(ksm_val(&w, "run"), 1);
+        CHECK_OK(ksm_controller.state_store(w.state, dir, err, sizeof(err)));
+        CHECK(access(path, F_OK) == 0);
+
+        /* "Crash": a new densityd on the same boot sees densityd's writes. */
+        void *crashed = w.state;
+        w.state = ksm_controller.state_new();
+        CHECK(ksm_controller.state_load(w.state, dir, err, sizeof(err)) == 1);
+        CHECK_CONTAINS(err, "did not stop cleanly");
+        advance(&w, 5, 0, 1, 40);
+        tick(&w, &plan);
+        plan_clear(&plan);
+        CHECK_OK(ksm_controller.plan_stop(&w.s, &w.p, w.state, &plan));
+        /* Back to what the first densityd found, not to its boost. */
+        bool run0 = false, pages100 = false;
+        for (size_t i = 0; i < plan.n; i++) {
+                run0 |= !strcmp(plan.actions[i].knob, "run") && !strcmp(plan.actions[i].value, "0");
+                pages100 |= !strcmp(plan.actions[i].knob, "pages_to_scan") && !strcmp(plan.actions[i].value, "100");
+        }
+        CHECK(run0 && pages100);
+        CHECK_OK(ksm_controller.state_store(w.state, dir, err, sizeof(err)));
+        CHECK(access(path, F_OK) < 0);
+
+        /* A record of another boot: KSM was reset since; ignored. */
+        const char *other = "{\"version\":1,\"boot_id\":\"not-this-boot\",\"knobs\":{\"run\":\"1\"}}";
+        CHECK_OK(write_file_durable(path, other, strlen(other), 0600));
+        void *fresh = ksm_controller.state_new();
+        CHECK_OK(ksm_controller.state_load(fresh, dir, err, sizeof(err)));
+        /* A broken one: said, ignored. */
+        CHECK_OK(write_file_durable(path, "[]", 2, 0600));
+        void *broken = ksm_controller.state_new();
+        CHECK(ksm_controller.state_load(broken, dir, err, sizeof(err)) == -EINVAL);
+        CHECK_CONTAINS(err, "is not a record of KSM knobs");
+        unlink(path);
+        rmdir(dir);
+        ksm_controller.state_free(fresh);
+        ksm_controller.state_free(broken);
+        ksm_controller.state_free(crashed);
+        plan_clear(&plan);
+        world_done(&w);
+}
+
 int main(void) {
         RUN(test_boost_then_decay);
         RUN(test_cpu_budget);
@@ -579,5 +634,6 @@ int main(void) {
         RUN(test_restore_on_exit);
         RUN(test_failed_write_backoff);
         RUN(test_hypervisor_unknown);
+        RUN(test_found_across_crash);
         return 0;
 }

@@ -41,10 +41,12 @@ typedef struct Controller {
         int (*plan_stop)(const Snapshot *s, const Policy *p, void *state, Plan *plan);
         /* State that outlives the process, kept in StateDirectory= (the
          * shed controller's book): read once at start, before the first
-         * plan, and written after a plan that changed it. These do I/O; the
-         * planner never does. NULL: none. Return: 0, or -errno with err
-         * saying why (the daemon logs it and goes on; a failed store is
-         * tried again after the next plan). */
+         * plan, and written after a plan that changed it, and once more
+         * after a clean stop (plan_stop applied). These do I/O; the planner
+         * never does. NULL: none. Return: 0; 1 (state_load) with err saying
+         * something an operator should hear (logged as a notice); or
+         * -errno with err saying why (the daemon logs it and goes on; a
+         * failed store is tried again after the next plan). */
         int (*state_load)(void *state, const char *dir, char *err, size_t err_size);
         int (*state_store)(void *state, const char *dir, char *err, size_t err_size);
 } Controller;
