@@ -30,6 +30,12 @@ typedef enum Lane {
         LANE_HYPERVISOR,
 } Lane;
 
+typedef enum AbortState {
+        ABORT_NONE,
+        ABORT_WANTED,   /* dispatch saw the save overrun: a worker asks the hypervisor */
+        ABORT_SENT,
+} AbortState;
+
 typedef struct Job {
         struct Job *next;
         JournalEntry entry;     /* as journaled; updated as the job goes on */
@@ -40,6 +46,10 @@ typedef struct Job {
         bool timeout_reported;
         int r;                  /* outcome, when finished */
         char error[JOURNAL_MESSAGE_MAX];
+        /* A managed save that overruns SaveTimeout= is aborted. */
+        uint64_t abort_at_usec;  /* CLOCK_MONOTONIC; 0: never */
+        AbortState abort;
+        char abort_error[JOURNAL_MESSAGE_MAX]; /* why the abort itself failed, "" if it did not */
 } Job;
 
 /* A connection shared by the hypervisor workers; the last user of a broken
@@ -64,6 +74,7 @@ struct Applier {
         char sys_root[PATH_MAX];
         bool dry_run;
         uint64_t timeout_usec;
+        uint64_t save_timeout_usec; /* 0: saves are never aborted */
         bool stop;
         ConnRef *conn;          /* the hypervisor workers' connection, NULL: none */
         bool conn_stale;        /* conn is to a URI no longer wanted */
@@ -116,7 +127,8 @@ static VirtConn *conn_unref(ConnRef *c, unsigned n) {
         return conn;
 }
 
-void applier_configure(Applier *a, const char *uri, const char *sys_root, bool dry_run, uint64_t action_timeout_usec) {
+void applier_configure(Applier *a, const char *uri, const char *sys_root, bool dry_run, uint64_t action_timeout_usec,
+                       uint64_t save_timeout_usec) {
         pthread_mutex_lock(&a->lock);
         /* A new LibvirtURI=: the next action connects there (the worker
          * that notices closes the old connection: a close may wait on a
@@ -127,6 +139,7 @@ void applier_configure(Applier *a, const char *uri, const char *sys_root, bool d
         strscpy(a->sys_root, sizeof(a->sys_root), sys_root);
         a->dry_run = dry_run;
         a->timeout_usec = action_timeout_usec;
+        a->save_timeout_usec = save_timeout_usec;
         pthread_mutex_unlock(&a->lock);
 }
 
@@ -296,6 +309,42 @@ static Job *applier_next_job(Applier *a, Lane lane) {
         return NULL;
 }
 
+/* Ask the hypervisor to abort a save that overran, if one waits for it:
+ * from a worker of its own, as the save's worker waits in the call. With
+ * a->lock held (dropped during the call). Return: whether one was sent. */
+static bool applier_abort_one(Applier *a) {
+        Job *j;
+        for (j = a->jobs; j; j = j->next)
+                if (j->abort == ABORT_WANTED && j->state == JOB_RUNNING)
+                        break;
+        if (!j)
+                return false;
+        j->abort = ABORT_SENT;
+        char uuid[DENSITY_UUID_LEN];
+        strscpy(uuid, sizeof(uuid), j->entry.action.uuid);
+        uint64_t deadline = now_monotonic_usec() + a->timeout_usec;
+        pthread_mutex_unlock(&a->lock);
+
+        char err[JOURNAL_MESSAGE_MAX] = "";
+        ConnRef *c = NULL;
+        int r = applier_conn_get(a, deadline, &c, err, sizeof(err));
+        if (r == 0) {
+                r = a->ops->abort_job ? a->ops->abort_job(c->conn, uuid, err, sizeof(err)) : -EOPNOTSUPP;
+                if (r == -EOPNOTSUPP)
+                        snprintf(err, sizeof(err), "this hypervisor cannot abort a job");
+                applier_conn_put(a, c, r == -ECONNRESET || r == -ENOTCONN);
+        }
+
+        pthread_mutex_lock(&a->lock);
+        /* The job is still listed: only dispatch unlinks finished jobs, and
+         * it runs on the event loop, which is not here. Find it again all
+         * the same (the list may have grown). */
+        for (Job *k = a->jobs; k; k = k->next)
+                if (k == j && r < 0)
+                        strscpy(k->abort_error, sizeof(k->abort_error), err);
+        return true;
+}
+
 typedef struct Worker {
         Applier *applier;
         Lane lane;
@@ -309,6 +358,8 @@ static void *applier_worker(void *arg) {
 
         pthread_mutex_lock(&a->lock);
         while (!a->stop) {
+                if (w.lane == LANE_HYPERVISOR && applier_abort_one(a))
+                        continue;
                 Job *j = applier_next_job(a, w.lane);
                 if (!j) {
                         pthread_cond_wait(&a->wake, &a->lock);
@@ -316,6 +367,8 @@ static void *applier_worker(void *arg) {
                 }
                 j->state = JOB_RUNNING;
                 j->entry.started_usec = now_realtime_usec();
+                if (j->entry.action.kind == ACTION_SAVE && a->save_timeout_usec)
+                        j->abort_at_usec = now_monotonic_usec() + a->save_timeout_usec;
                 Action act = j->entry.action;
                 uint64_t deadline = j->deadline_usec;
                 char sys_root[PATH_MAX];
@@ -500,7 +553,15 @@ uint64_t applier_dispatch(Applier *a) {
                 bool emit = false, drop = false;
                 if (j->state == JOB_FINISHED) {
                         e.result = j->r == 0 ? RESULT_DONE : RESULT_FAILED;
-                        strscpy(e.message, sizeof(e.message), j->error);
+                        if (j->abort == ABORT_SENT && j->r < 0)
+                                snprintf(e.message, sizeof(e.message), "aborted after SaveTimeout=%.3g s: %.200s",
+                                         (double) a->save_timeout_usec / 1e6, j->error);
+                        else if (j->abort == ABORT_SENT && j->abort_error[0])
+                                snprintf(e.message, sizeof(e.message),
+                                         "overran SaveTimeout=%.3g s and could not be aborted (%.160s), then ended",
+                                         (double) a->save_timeout_usec / 1e6, j->abort_error);
+                        else
+                                strscpy(e.message, sizeof(e.message), j->error);
                         e.late = j->timeout_reported;
                         emit = drop = true;
                 } else if (now >= j->deadline_usec && !j->timeout_reported) {
@@ -523,6 +584,10 @@ uint64_t applier_dispatch(Applier *a) {
                         j->started_reported = true;
                         emit = true;
                 }
+                if (j->state == JOB_RUNNING && j->abort == ABORT_NONE && j->abort_at_usec && now >= j->abort_at_usec) {
+                        j->abort = ABORT_WANTED;
+                        pthread_cond_broadcast(&a->wake);
+                }
                 if (emit)
                         out[n_out++] = e;
                 if (drop) {
@@ -531,6 +596,9 @@ uint64_t applier_dispatch(Applier *a) {
                 }
                 if (!j->timeout_reported && (next == 0 || j->deadline_usec < next))
                         next = j->deadline_usec;
+                if (j->state == JOB_RUNNING && j->abort == ABORT_NONE && j->abort_at_usec &&
+                    (next == 0 || j->abort_at_usec < next))
+                        next = j->abort_at_usec;
                 pp = &j->next;
         }
         pthread_mutex_unlock(&a->lock);

@@ -135,7 +135,7 @@ static void daemon_apply_policy(Daemon *d, const Policy *p, bool initial) {
                 refresher_configure(d->refresher, d->policy.libvirt_uri, d->policy.interval_usec);
         if (d->applier)
                 applier_configure(d->applier, d->policy.libvirt_uri, d->opts.roots.sys, daemon_dry_run(d),
-                                  d->policy.action_timeout_usec);
+                                  d->policy.action_timeout_usec, d->policy.shed.save_timeout_usec);
 }
 
 /* Load the policy file. On errors, log each and keep what we have.
@@ -811,7 +811,7 @@ int daemon_run(const DaemonOptions *opts) {
                 goto fail;
         }
         applier_configure(d.applier, d.policy.libvirt_uri, d.opts.roots.sys, daemon_dry_run(&d),
-                          d.policy.action_timeout_usec);
+                          d.policy.action_timeout_usec, d.policy.shed.save_timeout_usec);
         d.socket_path = d.opts.socket_path ? d.opts.socket_path : d.policy.control_socket;
         r = server_new(d.event, d.socket_path, daemon_handle_request, &d, &d.server);
         if (r < 0) {

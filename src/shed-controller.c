@@ -13,6 +13,10 @@
 
 #define MIB (1024.0 * 1024.0)
 #define SHED_REQUESTS_MAX 16
+/* A guest whose save failed (or was aborted) is not chosen again for this
+ * long: the next one is, the next step of the ladder. */
+#define SHED_FAILED_SKIP_USEC (600 * UINT64_C(1000000))
+#define SHED_FAILED_MAX 32
 
 typedef struct ShedState {
         ShedBook book;
@@ -23,6 +27,13 @@ typedef struct ShedState {
         uint64_t since_usec;
 
         uint64_t last_shed_usec;  /* snapshot time of the last shed planned, 0: none */
+
+        /* Guests whose save did not happen, and until when they are skipped. */
+        size_t n_failed;
+        struct {
+                char uuid[DENSITY_UUID_LEN];
+                uint64_t until_usec;
+        } failed[SHED_FAILED_MAX];
 
         /* Operators' requests (densityctl), for the next plan. */
         size_t n_requests;
@@ -89,6 +100,24 @@ static uint64_t retry_backoff_usec(unsigned failures) {
         return d < SHED_RETRY_MAX_USEC ? d : SHED_RETRY_MAX_USEC;
 }
 
+static void shed_remember_failure(ShedState *st, const char *uuid, uint64_t now) {
+        size_t slot = 0;
+        for (size_t i = 0; i < st->n_failed; i++)
+                if (st->failed[i].until_usec < st->failed[slot].until_usec)
+                        slot = i; /* the oldest goes when full */
+        if (st->n_failed < SHED_FAILED_MAX)
+                slot = st->n_failed++;
+        strscpy(st->failed[slot].uuid, sizeof(st->failed[slot].uuid), uuid);
+        st->failed[slot].until_usec = now + SHED_FAILED_SKIP_USEC;
+}
+
+static bool shed_recently_failed(const ShedState *st, const char *uuid, uint64_t now) {
+        for (size_t i = 0; i < st->n_failed; i++)
+                if (st->failed[i].until_usec > now && strcmp(st->failed[i].uuid, uuid) == 0)
+                        return true;
+        return false;
+}
+
 /* Bring the book in line with the guests the snapshot shows. */
 static void shed_reconcile(ShedState *st, const Snapshot *s, const Policy *p) {
         uint64_t now = s->timestamp_usec;
@@ -103,8 +132,10 @@ static void shed_reconcile(ShedState *st, const Snapshot *s, const Policy *p) {
                                 e->stage = SHED_STAGE_SHED;
                                 e->stage_usec = now;
                                 st->book_changed = true;
-                        } else if (!(g->actions_in_flight & shedding))
+                        } else if (!(g->actions_in_flight & shedding)) {
                                 drop = true; /* still running, nothing under way: the save did not happen */
+                                shed_remember_failure(st, e->uuid, now);
+                        }
                         break;
                 case SHED_STAGE_SHED:
                         if (g)
@@ -281,11 +312,16 @@ static int shed_one(ShedState *st, const Snapshot *s, const Policy *p, const She
                          x->reason);
                 return 0;
         }
-        /* The first whose save fits where saves go. */
+        /* The first whose save fits where saves go, and did not just fail. */
         const GuestSample *g = NULL;
         const PolicyClass *c = NULL;
+        size_t skipped = 0;
         for (size_t i = 0; i < n && !g; i++) {
                 const GuestSample *t = &s->guests[order[i]];
+                if (shed_recently_failed(st, t->uuid, now)) {
+                        skipped++;
+                        continue;
+                }
                 const PolicyClass *tc = policy_class_find(p, t->class_name);
                 if (!tc)
                         tc = &p->classes[0];
@@ -293,6 +329,11 @@ static int shed_one(ShedState *st, const Snapshot *s, const Policy *p, const She
                         g = t;
                         c = tc;
                 }
+        }
+        if (!g && skipped == n) {
+                shed_set(st, "stuck", now, "%s: the save of every sheddable guest failed in the last %.0f min",
+                         x->reason, (double) SHED_FAILED_SKIP_USEC / 60e6);
+                return 0;
         }
         if (!g) {
                 shed_set(st, "stuck", now, "%s: %s has %.0f MiB free, too little to save any sheddable guest",

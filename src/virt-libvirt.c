@@ -622,6 +622,17 @@ static int virt_set_numatune(VirtConn *c, const char *uuid, const char *mode, co
         return r;
 }
 
+static int virt_abort_job(VirtConn *c, const char *uuid, char *err, size_t err_size) {
+        _cleanup_domain_ virDomainPtr dom = NULL;
+        const char *name;
+        int r = virt_lookup(c, uuid, &dom, &name, err, err_size);
+        if (r < 0)
+                return r;
+        if (virDomainAbortJob(dom) < 0)
+                return virt_fail(c, dom, "virDomainAbortJob", name, err, err_size);
+        return 0;
+}
+
 static int virt_managed_save(VirtConn *c, const char *uuid, char *err, size_t err_size) {
         _cleanup_domain_ virDomainPtr dom = NULL;
         const char *name;
@@ -685,6 +696,7 @@ const VirtOps virt_libvirt_ops = {
         .pin_emulator = virt_pin_emulator,
         .set_numatune = virt_set_numatune,
         .managed_save = virt_managed_save,
+        .abort_job = virt_abort_job,
         .restore = virt_restore,
         .destroy = virt_destroy,
 };

@@ -90,7 +90,7 @@ static void env_start(Env *e, bool dry_run, uint64_t timeout_usec) {
         e->sys = make_sys();
         CHECK_OK(journal_new(JOURNAL_CAPACITY_DEFAULT, NULL, NULL, &e->journal));
         CHECK_OK(applier_new(&virt_fake_ops, &e->hv, e->journal, &e->applier));
-        applier_configure(e->applier, "fake:///", e->sys, dry_run, timeout_usec);
+        applier_configure(e->applier, "fake:///", e->sys, dry_run, timeout_usec, 0);
         CHECK_OK(applier_start(e->applier));
 }
 
@@ -369,6 +369,41 @@ static void test_timeout(void) {
         env_stop(&e);
 }
 
+/* A managed save still running after SaveTimeout= is aborted from another
+ * worker: it ends failed, journaled as aborted; the guest keeps running. */
+static void test_save_abort(void) {
+        Env e;
+        env_start(&e, false, 10 * USEC_PER_SEC);
+        applier_configure(e.applier, "fake:///", e.sys, false, 10 * USEC_PER_SEC, 300 * USEC_PER_MSEC);
+        e.hv.action_delay_usec = 5 * USEC_PER_SEC;
+        GuestSample a = guest("a", UUID_A);
+        Plan p = {};
+        Action save = action_guest("test", ACTION_SAVE, &a, "overrunning save");
+        CHECK_OK(plan_add(&p, &save));
+        uint64_t t0 = now_monotonic_usec();
+        applier_apply(e.applier, &p);
+        uint64_t id = last_id(&e);
+        drain(&e, 4000);
+        JournalEntry x = find_entry(&e, id);
+        CHECK(x.result == RESULT_FAILED);
+        CHECK_CONTAINS(x.message, "aborted after SaveTimeout=0.3 s: fake: operation aborted");
+        /* Well before the 5 s the save would have taken. */
+        CHECK(now_monotonic_usec() - t0 < 3 * USEC_PER_SEC);
+        bool abort_called = false;
+        for (size_t i = 0; i < e.hv.n_write_calls; i++)
+                abort_called |= e.hv.calls[i].op == FAKE_ABORT_JOB && strcmp(e.hv.calls[i].uuid, UUID_A) == 0;
+        CHECK(abort_called);
+        CHECK(e.hv.domains[0].id >= 0); /* still running */
+        /* A save that ends in time is not aborted. */
+        e.hv.action_delay_usec = 50 * USEC_PER_MSEC;
+        applier_apply(e.applier, &p);
+        id = last_id(&e);
+        drain(&e, 3000);
+        CHECK(find_entry(&e, id).result == RESULT_DONE);
+        plan_clear(&p);
+        env_stop(&e);
+}
+
 /* A hypervisor that never answers a connect: queued actions time out
  * without ever starting, and are dropped. */
 static void test_hung_connect(void) {
@@ -464,6 +499,7 @@ int main(void) {
         RUN(test_in_flight_and_order);
         RUN(test_failures);
         RUN(test_timeout);
+        RUN(test_save_abort);
         RUN(test_hung_connect);
         RUN(test_connect_abandon);
         return 0;

@@ -183,22 +183,33 @@ static void test_shed_ladder(void) {
         CHECK(plan.actions[0].kind == ACTION_SAVE);
         CHECK_STR(plan.actions[0].guest, "batch-1");
         CHECK_CONTAINS(plan.actions[0].reason, "managed save, class batch (Priority=10), frees about 300 MiB");
-        /* The save failed: still running, nothing under way: out of the book. */
+        /* The save failed (or was aborted after SaveTimeout=): still
+         * running, nothing under way: out of the book, and the next step is
+         * the next guest, web-1 (default, 50), not batch-1 again. */
         advance(&w, 5);
         tick(&w, &plan);
         CHECK(booked(&w, "batch-1") == NULL);
-        /* Cooling still; then web-1 (default, 50), then nothing but db-1. */
         advance(&w, 10);
+        CHECK(tick(&w, &plan) == 1);
+        CHECK_STR(plan.actions[0].guest, "web-1");
+        find(&w, "web-1")->actions_in_flight = 1u << ACTION_SAVE;
+        advance(&w, 1);
+        tick(&w, &plan);
+        vanish(&w, "web-1");
+        /* Then only batch-1, skipped for 10 min after its failure, and db-1
+         * (Shed=never): stuck, and says why. */
+        advance(&w, 10);
+        CHECK(tick(&w, &plan) == 0);
+        CHECK_STR(state_of(&w, &c), "stuck");
+        CHECK_CONTAINS(c.reason, "the save of every sheddable guest failed");
+        /* Ten minutes on, batch-1 is tried again. */
+        advance(&w, 600);
         CHECK(tick(&w, &plan) == 1);
         CHECK_STR(plan.actions[0].guest, "batch-1");
         find(&w, "batch-1")->actions_in_flight = 1u << ACTION_SAVE;
         advance(&w, 1);
         tick(&w, &plan);
         vanish(&w, "batch-1");
-        advance(&w, 10);
-        CHECK(tick(&w, &plan) == 1);
-        CHECK_STR(plan.actions[0].guest, "web-1");
-        vanish(&w, "web-1");
         advance(&w, 10);
         CHECK(tick(&w, &plan) == 0);
         CHECK_STR(state_of(&w, &c), "stuck");

@@ -17,7 +17,7 @@ static const char *const fake_op_names[_FAKE_OP_MAX] = {
         [FAKE_SET_BALLOON] = "set_balloon",   [FAKE_PIN_VCPU] = "pin_vcpu",
         [FAKE_PIN_EMULATOR] = "pin_emulator", [FAKE_SET_NUMATUNE] = "set_numatune",
         [FAKE_MANAGED_SAVE] = "managed_save", [FAKE_RESTORE] = "restore",
-        [FAKE_DESTROY] = "destroy",
+        [FAKE_DESTROY] = "destroy", [FAKE_ABORT_JOB] = "abort_job",
 };
 
 const char *fake_op_name(FakeOp op) {
@@ -181,11 +181,24 @@ static int fake_write(VirtConn *c, FakeOp op, const char *uuid, const char *valu
         uint64_t delay = hv->action_delay_usec;
         pthread_mutex_unlock(&hv->lock);
 
-        fake_sleep(delay);
+        /* A managed save sleeps in slices: abort_job may end it early. */
+        bool aborted = false;
+        if (op == FAKE_MANAGED_SAVE && delay > 0) {
+                uint64_t end = now_monotonic_usec() + delay;
+                while (!aborted && now_monotonic_usec() < end) {
+                        fake_sleep(10 * USEC_PER_MSEC);
+                        pthread_mutex_lock(&hv->lock);
+                        aborted = strcmp(hv->aborting, uuid) == 0;
+                        if (aborted)
+                                hv->aborting[0] = '\0';
+                        pthread_mutex_unlock(&hv->lock);
+                }
+        } else
+                fake_sleep(delay);
 
         pthread_mutex_lock(&hv->lock);
         hv->calls[slot].finished_usec = now_monotonic_usec(); /* calls may have moved: index again */
-        int r = hv->action_error;
+        int r = aborted ? -ECANCELED : hv->action_error;
         ssize_t i = fake_find(hv, uuid);
         if (r == 0 && hv->down)
                 r = -ECONNRESET;
@@ -205,7 +218,8 @@ static int fake_write(VirtConn *c, FakeOp op, const char *uuid, const char *valu
         pthread_mutex_unlock(&hv->lock);
         if (r < 0)
                 fake_error(err, err_size,
-                           r == -ENOENT ? "fake: no such running domain"
+                           r == -ECANCELED ? "fake: operation aborted: job 'save' canceled by client"
+                           : r == -ENOENT ? "fake: no such running domain"
                            : r == -EINVAL ? "fake: cannot do managed save for transient domain"
                                           : "fake: operation failed");
         return r;
@@ -247,6 +261,32 @@ static int fake_destroy(VirtConn *c, const char *uuid, char *err, size_t err_siz
         return fake_write(c, FAKE_DESTROY, uuid, "", 0, err, err_size);
 }
 
+static int fake_abort_job(VirtConn *c, const char *uuid, char *err, size_t err_size) {
+        FakeHypervisor *hv = c->hv;
+        pthread_mutex_lock(&hv->lock);
+        /* A save of this domain is running when its call has not finished. */
+        bool running = false;
+        for (size_t i = 0; i < hv->n_write_calls; i++)
+                running |= hv->calls[i].op == FAKE_MANAGED_SAVE && hv->calls[i].finished_usec == 0 &&
+                           strcmp(hv->calls[i].uuid, uuid) == 0;
+        FakeCall *n = realloc(hv->calls, (hv->n_write_calls + 1) * sizeof(*n));
+        if (n) {
+                hv->calls = n;
+                hv->calls[hv->n_write_calls] = (FakeCall) { .op = FAKE_ABORT_JOB, .started_usec = now_monotonic_usec(),
+                                                            .finished_usec = now_monotonic_usec() };
+                strscpy(hv->calls[hv->n_write_calls].uuid, sizeof(hv->calls[0].uuid), uuid);
+                hv->n_write_calls++;
+        }
+        if (running)
+                strscpy(hv->aborting, sizeof(hv->aborting), uuid);
+        pthread_mutex_unlock(&hv->lock);
+        if (!running) {
+                fake_error(err, err_size, "fake: no job to abort");
+                return -EINVAL;
+        }
+        return 0;
+}
+
 void fake_hypervisor_clear(FakeHypervisor *hv) {
         pthread_mutex_lock(&hv->lock);
         free(hv->calls);
@@ -269,4 +309,5 @@ const VirtOps virt_fake_ops = {
         .managed_save = fake_managed_save,
         .restore = fake_restore,
         .destroy = fake_destroy,
+        .abort_job = fake_abort_job,
 };

@@ -21,6 +21,7 @@ typedef enum FakeOp {
         FAKE_MANAGED_SAVE,
         FAKE_RESTORE,
         FAKE_DESTROY,
+        FAKE_ABORT_JOB,
         _FAKE_OP_MAX,
 } FakeOp;
 
@@ -54,6 +55,7 @@ typedef struct FakeHypervisor {
         int action_error;         /* write operations fail with this (negative errno); 0: succeed */
         char changed[FAKE_CHANGED_MAX][DENSITY_UUID_LEN]; /* what take_changed reports next */
         size_t n_changed;
+        char aborting[DENSITY_UUID_LEN]; /* abort_job asked the save of this domain to stop, "" none */
         FakeCall *calls;          /* write operations, in the order they started (malloc'd) */
         size_t n_write_calls;
 } FakeHypervisor;

@@ -41,8 +41,11 @@ int applier_start(Applier *a);
 Applier *applier_free(Applier *a);
 
 /* What the policy says (on start and on every reload). sys_root: where
- * /sys is. */
-void applier_configure(Applier *a, const char *uri, const char *sys_root, bool dry_run, uint64_t action_timeout_usec);
+ * /sys is. A managed save still running save_timeout_usec after it
+ * started is aborted (the hypervisor's abort_job, from another worker):
+ * it ends failed, journaled as aborted; 0: never. */
+void applier_configure(Applier *a, const char *uri, const char *sys_root, bool dry_run, uint64_t action_timeout_usec,
+                       uint64_t save_timeout_usec);
 
 /* Readable when results wait for applier_dispatch(). */
 int applier_fd(Applier *a);

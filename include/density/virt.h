@@ -124,6 +124,10 @@ typedef struct VirtOps {
         int (*restore)(VirtConn *c, const char *uuid, char *err, size_t err_size);
         /* Stop the domain at once (its state is lost). */
         int (*destroy)(VirtConn *c, const char *uuid, char *err, size_t err_size);
+        /* Abort the domain's job in progress (a managed save that overran):
+         * the save fails, the domain keeps running. Called while another
+         * thread waits in managed_save. -EINVAL: no job to abort. */
+        int (*abort_job)(VirtConn *c, const char *uuid, char *err, size_t err_size);
 } VirtOps;
 
 extern const VirtOps virt_libvirt_ops;
