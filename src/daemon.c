@@ -98,6 +98,9 @@ typedef struct Daemon {
          * brings the next tick forward when memory runs short. */
         sd_event_source *psi_source;
         int psi_fd;
+        sd_event_source *cgroup_psi_source; /* the VMs' cgroup's memory.pressure (cgroup v2) */
+        int cgroup_psi_fd;
+        bool cgroup_psi_tried;
         sd_event_source *memcheck_source;
         uint64_t memcheck_prev_mono_usec;
         uint64_t memcheck_prev_headroom;
@@ -424,6 +427,33 @@ static int daemon_on_memcheck(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
+/* On cgroup v2, a trigger on the VMs' cgroup's own memory.pressure too:
+ * a budget runs short while the host has memory to spare. Tried once,
+ * when a tick has found the cgroup. */
+static void daemon_arm_cgroup_psi(Daemon *d, const CgroupSample *cg) {
+        if (d->cgroup_psi_tried || cg->version != 2 || !cg->path[0])
+                return;
+        d->cgroup_psi_tried = true;
+        char rel[PATH_MAX], path[PATH_MAX];
+        uint64_t window = 0;
+        snprintf(rel, sizeof(rel), "%s/memory.pressure", cg->path);
+        int r = path_join(path, sizeof(path), d->opts.roots.cgroup, rel);
+        uint64_t stall = (uint64_t) ((double) PSI_TRIGGER_WINDOW_USEC * d->policy.shed.psi_full_above_percent / 100.0);
+        if (r == 0)
+                r = psi_trigger_open(path, "some", stall, PSI_TRIGGER_WINDOW_USEC, &window);
+        if (r >= 0) {
+                d->cgroup_psi_fd = r;
+                r = sd_event_add_io(d->event, &d->cgroup_psi_source, r, EPOLLPRI, daemon_on_psi, d);
+                if (r < 0) {
+                        close(d->cgroup_psi_fd);
+                        d->cgroup_psi_fd = -1;
+                } else
+                        sd_event_source_set_description(d->cgroup_psi_source, "cgroup-psi-trigger");
+        }
+        if (r < 0)
+                log_debug("no memory pressure trigger on %s: %s", path, strerror(-r));
+}
+
 /* Arm the between-ticks checks: the PSI trigger where the kernel has one,
  * and the memory check always. */
 static int daemon_arm_memory_watch(Daemon *d) {
@@ -489,6 +519,7 @@ static int daemon_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         class_assign(&d->policy, &snap);
         applier_annotate(d->applier, &snap);
         daemon_sample_save_dir(d, &snap);
+        daemon_arm_cgroup_psi(d, &snap.host.cgroup);
         Plan plan = {};
         daemon_plan(d, &snap, &plan);
 
@@ -718,9 +749,12 @@ static int daemon_on_exit_signal(sd_event_source *s, const struct signalfd_sigin
 static void daemon_cleanup(Daemon *d) {
         sd_event_source_disable_unref(d->tick_source);
         sd_event_source_disable_unref(d->psi_source);
+        sd_event_source_disable_unref(d->cgroup_psi_source);
         sd_event_source_disable_unref(d->memcheck_source);
         if (d->psi_fd >= 0)
                 close(d->psi_fd);
+        if (d->cgroup_psi_fd >= 0)
+                close(d->cgroup_psi_fd);
         sd_event_source_disable_unref(d->applier_source);
         sd_event_source_disable_unref(d->deadline_source);
         sd_event_source_disable_unref(d->watchdog_source);
@@ -748,7 +782,7 @@ static void daemon_cleanup(Daemon *d) {
 }
 
 int daemon_run(const DaemonOptions *opts) {
-        Daemon d = { .opts = *opts, .psi_fd = -1 };
+        Daemon d = { .opts = *opts, .psi_fd = -1, .cgroup_psi_fd = -1 };
         int r;
 
         if (!d.opts.ops)
