@@ -320,6 +320,7 @@ static bool applier_abort_one(Applier *a) {
         if (!j)
                 return false;
         j->abort = ABORT_SENT;
+        uint64_t id = j->entry.id; /* the job may be freed while we are out: find it again by id */
         char uuid[DENSITY_UUID_LEN];
         strscpy(uuid, sizeof(uuid), j->entry.action.uuid);
         uint64_t deadline = now_monotonic_usec() + a->timeout_usec;
@@ -336,11 +337,10 @@ static bool applier_abort_one(Applier *a) {
         }
 
         pthread_mutex_lock(&a->lock);
-        /* The job is still listed: only dispatch unlinks finished jobs, and
-         * it runs on the event loop, which is not here. Find it again all
-         * the same (the list may have grown). */
-        for (Job *k = a->jobs; k; k = k->next)
-                if (k == j && r < 0)
+        /* The save may have ended (the abort's doing) and dispatch freed
+         * its job meanwhile: then there is nobody to tell. */
+        for (Job *k = a->jobs; k && r < 0; k = k->next)
+                if (k->entry.id == id)
                         strscpy(k->abort_error, sizeof(k->abort_error), err);
         return true;
 }
@@ -553,13 +553,14 @@ uint64_t applier_dispatch(Applier *a) {
                 bool emit = false, drop = false;
                 if (j->state == JOB_FINISHED) {
                         e.result = j->r == 0 ? RESULT_DONE : RESULT_FAILED;
-                        if (j->abort == ABORT_SENT && j->r < 0)
+                        if (j->abort == ABORT_SENT && j->r < 0 && !j->abort_error[0])
                                 snprintf(e.message, sizeof(e.message), "aborted after SaveTimeout=%.3g s: %.200s",
                                          (double) a->save_timeout_usec / 1e6, j->error);
                         else if (j->abort == ABORT_SENT && j->abort_error[0])
                                 snprintf(e.message, sizeof(e.message),
-                                         "overran SaveTimeout=%.3g s and could not be aborted (%.160s), then ended",
-                                         (double) a->save_timeout_usec / 1e6, j->abort_error);
+                                         "overran SaveTimeout=%.3g s and could not be aborted (%.90s)%s%.90s",
+                                         (double) a->save_timeout_usec / 1e6, j->abort_error, j->r < 0 ? ": " : "",
+                                         j->r < 0 ? j->error : "");
                         else
                                 strscpy(e.message, sizeof(e.message), j->error);
                         e.late = j->timeout_reported;

@@ -434,7 +434,7 @@ static void daemon_arm_cgroup_psi(Daemon *d, const CgroupSample *cg) {
         if (d->cgroup_psi_tried || cg->version != 2 || !cg->path[0])
                 return;
         d->cgroup_psi_tried = true;
-        char rel[PATH_MAX], path[PATH_MAX];
+        char rel[PATH_MAX], path[PATH_MAX] = "";
         uint64_t window = 0;
         snprintf(rel, sizeof(rel), "%s/memory.pressure", cg->path);
         int r = path_join(path, sizeof(path), d->opts.roots.cgroup, rel);
@@ -457,7 +457,7 @@ static void daemon_arm_cgroup_psi(Daemon *d, const CgroupSample *cg) {
 /* Arm the between-ticks checks: the PSI trigger where the kernel has one,
  * and the memory check always. */
 static int daemon_arm_memory_watch(Daemon *d) {
-        char path[PATH_MAX];
+        char path[PATH_MAX] = "";
         uint64_t window = 0;
         int r = path_join(path, sizeof(path), d->opts.roots.proc, "pressure/memory");
         /* Wake when tasks stall on memory for PsiFullAbove= of the window:

@@ -711,11 +711,11 @@ static void ksm_status(const void *state, ControllerStatus *ret) {
 static int ksm_plan_stop(const Snapshot *s, const Policy *p, void *state, Plan *plan) {
         KsmState *st = state;
         const KsmSample *k = &s->host.ksm;
-        /* Whatever is put back now, the record of the knobs as found has
-         * served: the next densityd finds them as they are. */
-        st->released = true;
         if (!p->ksm.restore_on_exit || p->ksm.mode == KSM_MODE_OFF || !k->present || !st->captured)
-                return 0;
+                return 0; /* the record stays: what a crashed densityd left is still there */
+        /* The knobs go back now: the record has served (a write that fails
+         * is journaled; the next densityd takes the knobs as they are). */
+        st->released = true;
         bool merged = ksm_get(k, "pages_shared", 0) > 0 || ksm_get(k, "pages_sharing", 0) > 0;
         static const KsmKnob order[] = {
                 KNOB_ADVISOR_MODE,      KNOB_ADVISOR_MAX_CPU,  KNOB_ADVISOR_MIN_PAGES, KNOB_ADVISOR_MAX_PAGES,
@@ -813,8 +813,8 @@ static int ksm_state_load(void *state, const char *dir, char *err, size_t err_si
                         st->captured = true;
                         st->found_stored = true;
                         snprintf(err, err_size,
-                                 "the last densityd did not stop cleanly: the KSM knobs as it found them (%s/%s) "
-                                 "are what a clean stop puts back",
+                                 "the KSM knobs as an earlier densityd found them (%s/%s; it did not put them "
+                                 "back) are what a clean stop puts back",
                                  dir, KSM_FOUND_FILE);
                         r = 1;
                 }

@@ -21,6 +21,7 @@
 typedef struct ShedState {
         ShedBook book;
         bool book_changed;
+        bool book_unreadable;     /* the file could not be read: never overwritten */
 
         char state[32];           /* status: "watching", "shedding", "cooling", "restoring", ... */
         char reason[256];
@@ -65,6 +66,8 @@ void shed_controller_adopt_book(void *state, ShedBook *b) {
         shed_book_clear(&st->book);
         st->book = *b;
         *b = (ShedBook) {};
+        for (size_t i = 0; i < st->book.n; i++)
+                st->book.entries[i].adopted = true;
 }
 
 const ShedBook *shed_controller_book(void *state, bool *ret_changed) {
@@ -93,11 +96,10 @@ static const GuestSample *guest_by_uuid(const Snapshot *s, const char *uuid) {
         return NULL;
 }
 
-static uint64_t retry_backoff_usec(unsigned failures) {
-        uint64_t d = SHED_RETRY_MIN_USEC;
-        for (unsigned i = 1; i < failures && d < SHED_RETRY_MAX_USEC; i++)
-                d *= 2;
-        return d < SHED_RETRY_MAX_USEC ? d : SHED_RETRY_MAX_USEC;
+/* Time since then; 0 if the clock stepped back past it (the snapshot's
+ * time is wall-clock time). */
+static uint64_t since(uint64_t now, uint64_t then) {
+        return now > then ? now - then : 0;
 }
 
 static void shed_remember_failure(ShedState *st, const char *uuid, uint64_t now) {
@@ -131,9 +133,20 @@ static void shed_reconcile(ShedState *st, const Snapshot *s, const Policy *p) {
                         if (!g) {
                                 e->stage = SHED_STAGE_SHED;
                                 e->stage_usec = now;
+                                e->adopted = false;
                                 st->book_changed = true;
-                        } else if (!(g->actions_in_flight & shedding)) {
-                                drop = true; /* still running, nothing under way: the save did not happen */
+                                /* Cooldown= counts from here: the memory is free now. */
+                                st->last_shed_usec = now;
+                        } else if (g->actions_in_flight & shedding) {
+                                ;
+                        } else if (!e->adopted ||
+                                   since(now, e->stage_usec) > p->shed.save_timeout_usec + p->action_timeout_usec) {
+                                /* Still running, nothing under way: the save
+                                 * did not happen. One a previous densityd
+                                 * started may still run in libvirtd, whose
+                                 * guest shows until it ends: it gets the time
+                                 * a save may take. */
+                                drop = true;
                                 shed_remember_failure(st, e->uuid, now);
                         }
                         break;
@@ -142,11 +155,12 @@ static void shed_reconcile(ShedState *st, const Snapshot *s, const Policy *p) {
                                 drop = true; /* started by someone else */
                         break;
                 case SHED_STAGE_RESTORING:
-                        if (g)
-                                drop = true; /* back */
-                        else if (now - e->stage_usec > p->action_timeout_usec) {
+                        if (g && !(g->actions_in_flight & (1u << ACTION_RESTORE)))
+                                drop = true; /* back, and the restore is over */
+                        else if (!g && since(now, e->stage_usec) > p->action_timeout_usec) {
                                 e->stage = SHED_STAGE_SHED;
                                 e->stage_usec = now;
+                                e->adopted = false;
                                 e->failures++;
                                 st->book_changed = true;
                         }
@@ -298,9 +312,9 @@ static int shed_one(ShedState *st, const Snapshot *s, const Policy *p, const She
                                  st->book.entries[i].name);
                         return 0;
                 }
-        if (st->last_shed_usec && now - st->last_shed_usec < p->shed.cooldown_usec) {
+        if (st->last_shed_usec && since(now, st->last_shed_usec) < p->shed.cooldown_usec) {
                 shed_set(st, "cooling", now, "%s: cooling down for %.0f s after the last shed", x->reason,
-                         (double) (p->shed.cooldown_usec - (now - st->last_shed_usec)) / 1e6);
+                         (double) (p->shed.cooldown_usec - since(now, st->last_shed_usec)) / 1e6);
                 return 0;
         }
         _cleanup_free_ size_t *order = calloc(s->n_guests ? s->n_guests : 1, sizeof(*order));
@@ -374,7 +388,7 @@ static int shed_restore_one(ShedState *st, const Snapshot *s, const Policy *p, c
         if (st->roomy_since_usec == 0)
                 st->roomy_since_usec = now;
         size_t i;
-        int r = shed_pick_restore(&s->host, &p->shed, &st->book, &i);
+        int r = shed_pick_restore(&s->host, &p->shed, &st->book, now, &i);
         if (r == -ENOENT) {
                 shed_set(st, "watching", now, "%s", x->reason);
                 return 0;
@@ -393,9 +407,7 @@ static int shed_restore_one(ShedState *st, const Snapshot *s, const Policy *p, c
                 return 0;
         ShedEntry *e = &st->book.entries[i];
         uint64_t hold = p->shed.restore_hold_usec;
-        if (e->failures > 0 && hold < retry_backoff_usec(e->failures))
-                hold = retry_backoff_usec(e->failures);
-        if (now - st->roomy_since_usec < hold || (e->failures > 0 && now - e->stage_usec < hold)) {
+        if (since(now, st->roomy_since_usec) < hold) {
                 shed_set(st, "waiting", now, "%s: %s comes back after %.0f s of room", x->reason, e->name,
                          (double) hold / 1e6);
                 return 0;
@@ -405,7 +417,7 @@ static int shed_restore_one(ShedState *st, const Snapshot *s, const Policy *p, c
         strscpy(g.name, sizeof(g.name), e->name);
         Action a = action_guest(shed_controller.name, ACTION_RESTORE, &g,
                                 "%s for %.0f s: restore %s (shed %s), class %s (Priority=%u), about %.0f MiB",
-                                x->reason, (double) (now - st->roomy_since_usec) / 1e6, e->name,
+                                x->reason, (double) since(now, st->roomy_since_usec) / 1e6, e->name,
                                 e->action == SHED_SAVE ? "with its state saved" : "destroyed: it starts afresh",
                                 e->class_name, e->priority, (double) e->bytes / MIB);
         r = plan_add(plan, &a);
@@ -483,7 +495,12 @@ static int shed_state_load(void *state, const char *dir, char *err, size_t err_s
                 return r;
         }
         if (r < 0) {
-                snprintf(err, err_size, "cannot read %s/%s: %s", dir, SHED_BOOK_FILE, strerror(-r));
+                /* Not overwritten by an empty book: what it lists would be lost. */
+                st->book_unreadable = true;
+                snprintf(err, err_size,
+                         "cannot read %s/%s: %s; it is left as it is, and the book is not written until densityd "
+                         "restarts and reads it",
+                         dir, SHED_BOOK_FILE, strerror(-r));
                 return r;
         }
         shed_controller_adopt_book(st, &b);
@@ -492,7 +509,7 @@ static int shed_state_load(void *state, const char *dir, char *err, size_t err_s
 
 static int shed_state_store(void *state, const char *dir, char *err, size_t err_size) {
         ShedState *st = state;
-        if (!st->book_changed)
+        if (!st->book_changed || st->book_unreadable)
                 return 0;
         /* StateDirectory= (systemd makes it; elsewhere, here). */
         if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
@@ -502,7 +519,12 @@ static int shed_state_store(void *state, const char *dir, char *err, size_t err_
         }
         int r = shed_book_store(dir, &st->book);
         if (r < 0) {
-                snprintf(err, err_size, "cannot write %s/%s: %s", dir, SHED_BOOK_FILE, strerror(-r));
+                /* Shedding goes on all the same: a guest saved meanwhile
+                 * keeps its image; the OOM killer would keep nothing. */
+                snprintf(err, err_size,
+                         "cannot write %s/%s: %s; shedding goes on, but a densityd restarted before it is written "
+                         "does not restore the guests shed meanwhile (their saved state is kept: virsh start)",
+                         dir, SHED_BOOK_FILE, strerror(-r));
                 return r;
         }
         st->book_changed = false;

@@ -437,7 +437,15 @@ size_t shed_rank(const Snapshot *s, const Policy *p, size_t *order, size_t max) 
         return n;
 }
 
-int shed_pick_restore(const HostSample *h, const PolicyShed *p, const ShedBook *b, size_t *ret_index) {
+uint64_t shed_restore_backoff_usec(unsigned failures) {
+        uint64_t d = SHED_RETRY_MIN_USEC;
+        for (unsigned i = 1; i < failures && d < SHED_RETRY_MAX_USEC; i++)
+                d *= 2;
+        return d < SHED_RETRY_MAX_USEC ? d : SHED_RETRY_MAX_USEC;
+}
+
+int shed_pick_restore(const HostSample *h, const PolicyShed *p, const ShedBook *b, uint64_t now_usec,
+                      size_t *ret_index) {
         if (h->mem.mem_total_bytes == 0)
                 return -ENODATA;
         size_t best = SIZE_MAX;
@@ -447,6 +455,9 @@ int shed_pick_restore(const HostSample *h, const PolicyShed *p, const ShedBook *
                         return -EBUSY;
                 if (e->stage != SHED_STAGE_SHED || e->by_hand)
                         continue;
+                if (e->failures > 0 && now_usec >= e->stage_usec &&
+                    now_usec - e->stage_usec < shed_restore_backoff_usec(e->failures))
+                        continue; /* waits out its back-off, holding back no other */
                 if (best == SIZE_MAX)
                         best = i;
                 else {

@@ -589,7 +589,7 @@ static void test_found_across_crash(void) {
         void *crashed = w.state;
         w.state = ksm_controller.state_new();
         CHECK(ksm_controller.state_load(w.state, dir, err, sizeof(err)) == 1);
-        CHECK_CONTAINS(err, "did not stop cleanly");
+        CHECK_CONTAINS(err, "it did not put them back");
         advance(&w, 5, 0, 1, 40);
         tick(&w, &plan);
         plan_clear(&plan);

@@ -168,7 +168,7 @@ static void test_restore_order(void) {
         ShedBook b = {};
         size_t i = 99;
         HostSample h = host(10 * GIB, 3 * GIB);
-        CHECK(shed_pick_restore(&h, &p.shed, &b, &i) == -ENOENT);
+        CHECK(shed_pick_restore(&h, &p.shed, &b, 1000000000, &i) == -ENOENT);
 
         ShedEntry e1 = entry("low-old", 10, 300 * MIB, 100, SHED_STAGE_SHED);
         ShedEntry e2 = entry("high-new", 80, 1500 * MIB, 300, SHED_STAGE_SHED);
@@ -181,28 +181,44 @@ static void test_restore_order(void) {
 
         /* Highest priority first, then the earliest shed; a save still
          * running is not restored. 3 GiB - 500 MiB >= 2 GiB: it fits. */
-        CHECK_OK(shed_pick_restore(&h, &p.shed, &b, &i));
+        CHECK_OK(shed_pick_restore(&h, &p.shed, &b, 1000000000, &i));
         CHECK_STR(b.entries[i].name, "high-old");
         CHECK_OK(shed_book_remove(&b, "uuid-high-old"));
         /* 3 GiB - 1.5 GiB < 2 GiB: it waits, and holds back the small one. */
-        CHECK(shed_pick_restore(&h, &p.shed, &b, &i) == -ENOSPC);
+        CHECK(shed_pick_restore(&h, &p.shed, &b, 1000000000, &i) == -ENOSPC);
         CHECK_STR(b.entries[i].name, "high-new");
         h.mem.mem_available_bytes = 4 * GIB;
-        CHECK_OK(shed_pick_restore(&h, &p.shed, &b, &i));
+        CHECK_OK(shed_pick_restore(&h, &p.shed, &b, 1000000000, &i));
         CHECK_STR(b.entries[i].name, "high-new");
         /* The VMs' cgroup must have room too: 1000 + 1500 MiB over 80% of 2.5 GiB. */
         h.cgroup.version = 1;
         h.cgroup.has_limit = true;
         h.cgroup.limit_bytes = 2560 * MIB;
         h.cgroup.usage_bytes = 1000 * MIB;
-        CHECK(shed_pick_restore(&h, &p.shed, &b, &i) == -ENOSPC);
+        CHECK(shed_pick_restore(&h, &p.shed, &b, 1000000000, &i) == -ENOSPC);
         h.cgroup.usage_bytes = 500 * MIB;
-        CHECK_OK(shed_pick_restore(&h, &p.shed, &b, &i));
+        CHECK_OK(shed_pick_restore(&h, &p.shed, &b, 1000000000, &i));
         /* One at a time: while one restores, none other. */
         b.entries[i].stage = SHED_STAGE_RESTORING;
-        CHECK(shed_pick_restore(&h, &p.shed, &b, &i) == -EBUSY);
+        CHECK(shed_pick_restore(&h, &p.shed, &b, 1000000000, &i) == -EBUSY);
         HostSample none = {};
-        CHECK(shed_pick_restore(&none, &p.shed, &b, &i) == -ENODATA);
+        CHECK(shed_pick_restore(&none, &p.shed, &b, 1000000000, &i) == -ENODATA);
+        /* A guest in its back-off after a failed restore holds back none:
+         * the next one comes. */
+        b.entries[i].stage = SHED_STAGE_SHED;
+        b.entries[i].failures = 1;
+        b.entries[i].stage_usec = 1000000000 - 30 * 1000000ULL; /* 30 s of its 60 s */
+        size_t failed = i;
+        h.mem.mem_available_bytes = 8 * GIB;
+        CHECK_OK(shed_pick_restore(&h, &p.shed, &b, 1000000000, &i));
+        CHECK(i != failed);
+        CHECK_STR(b.entries[i].name, "low-old");
+        /* Its back-off over, it is first again. */
+        CHECK_OK(shed_pick_restore(&h, &p.shed, &b, 1000000000 + 31 * 1000000ULL, &i));
+        CHECK(i == failed);
+        CHECK_U64(shed_restore_backoff_usec(1), 60 * 1000000ULL);
+        CHECK_U64(shed_restore_backoff_usec(3), 240 * 1000000ULL);
+        CHECK_U64(shed_restore_backoff_usec(50), 1800 * 1000000ULL);
         CHECK(shed_book_remove(&b, "uuid-nobody") == -ENOENT);
         shed_book_clear(&b);
 }

@@ -28,10 +28,6 @@
 
 extern const Controller shed_controller;
 
-/* A restore that failed is tried again after 60 s, doubling up to 30 min. */
-#define SHED_RETRY_MIN_USEC (60 * UINT64_C(1000000))
-#define SHED_RETRY_MAX_USEC (1800 * UINT64_C(1000000))
-
 /**
  * shed_controller_request() - an operator's shed or restore (densityctl).
  * @last: the latest snapshot, to check the request against now

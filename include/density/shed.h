@@ -52,6 +52,8 @@ typedef struct ShedEntry {
         unsigned failures;              /* restores that did not bring it back */
         bool by_hand;                   /* shed by an operator (densityctl shed): comes back only by hand */
         char reason[SHED_REASON_MAX];
+        bool adopted;                   /* read from the book at start (not stored): an action this
+                                         * process did not start may still be under way in libvirtd */
 } ShedEntry;
 
 typedef struct ShedBook {
@@ -155,8 +157,19 @@ uint64_t shed_check_interval_usec(uint64_t headroom_bytes, double fill_bytes_per
  * limit. Only entries in stage "shed" come back; while one is restoring,
  * none other does.
  *
+ * A guest whose restores failed waits out its back-off
+ * (shed_restore_backoff_usec()) and holds back no other meanwhile: one
+ * guest that cannot come back must not keep the rest away.
+ *
  * Return: 0 (*ret_index: it fits), -ENOSPC (*ret_index: the next one, which
  * does not fit yet), -EBUSY (a restore is under way), -ENOENT (nothing to
- * restore) or -ENODATA (host memory unknown).
+ * restore now) or -ENODATA (host memory unknown).
  */
-int shed_pick_restore(const HostSample *h, const PolicyShed *p, const ShedBook *b, size_t *ret_index);
+int shed_pick_restore(const HostSample *h, const PolicyShed *p, const ShedBook *b, uint64_t now_usec,
+                      size_t *ret_index);
+
+/* After this many failed restores, how long before the next try: 1 min,
+ * doubling up to 30 min. */
+#define SHED_RETRY_MIN_USEC (60 * UINT64_C(1000000))
+#define SHED_RETRY_MAX_USEC (1800 * UINT64_C(1000000))
+uint64_t shed_restore_backoff_usec(unsigned failures);
