@@ -380,6 +380,11 @@ static void daemon_tick_soon(Daemon *d, const char *why, bool operator) {
         if (!d->ready || (!operator && !d->policy.shed.enable) ||
             now - d->last_early_tick_mono_usec < EARLY_TICK_MIN_GAP_USEC)
                 return;
+        /* While a shed is under way, memory stays short until it ends: a
+         * tick now would sample every guest for nothing. */
+        for (size_t i = 0; !operator && i < d->n_controllers; i++)
+                if (d->controllers[i] == &shed_controller && shed_controller_busy(d->controller_state[i]))
+                        return;
         d->last_early_tick_mono_usec = now;
         d->early_ticks++;
         log_debug("tick brought forward: %s", why);

@@ -70,6 +70,14 @@ void shed_controller_adopt_book(void *state, ShedBook *b) {
                 st->book.entries[i].adopted = true;
 }
 
+bool shed_controller_busy(void *state) {
+        const ShedState *st = state;
+        for (size_t i = 0; i < st->book.n; i++)
+                if (st->book.entries[i].stage == SHED_STAGE_SHEDDING)
+                        return true;
+        return false;
+}
+
 const ShedBook *shed_controller_book(void *state, bool *ret_changed) {
         ShedState *st = state;
         if (ret_changed)

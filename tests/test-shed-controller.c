@@ -130,6 +130,7 @@ static void test_shed_ladder(void) {
         CHECK_CONTAINS(plan.actions[0].reason, "Shed=destroy");
         CHECK_STR(state_of(&w, &c), "shedding");
         CHECK(booked(&w, "scratch-1") && booked(&w, "scratch-1")->stage == SHED_STAGE_SHEDDING);
+        CHECK(shed_controller_busy(w.state));
         shed_controller_book(w.state, &changed);
         CHECK(changed);
         /* Stored (the directory made as needed): unchanged since. */
@@ -175,6 +176,7 @@ static void test_shed_ladder(void) {
         advance(&w, 1);
         CHECK(tick(&w, &plan) == 0);
         CHECK(booked(&w, "scratch-1")->stage == SHED_STAGE_SHED);
+        CHECK(!shed_controller_busy(w.state));
         CHECK_STR(state_of(&w, &c), "cooling");
 
         /* After Cooldown=: the next, a managed save. db-1 is Shed=never. */

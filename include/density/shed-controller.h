@@ -47,6 +47,10 @@ extern const Controller shed_controller;
 int shed_controller_request(void *state, const Snapshot *last, const Policy *p, ActionKind kind, const char *guest,
                             char *err, size_t err_size);
 
+/* Whether a shed is under way (a save or destroy not yet done): a tick
+ * brought forward for memory then changes nothing. */
+bool shed_controller_busy(void *state);
+
 /* Hand the book read at start to the state (it takes the entries; b is
  * left empty). */
 void shed_controller_adopt_book(void *state, ShedBook *b);
