@@ -272,10 +272,19 @@ static void daemon_plan(Daemon *d, const Snapshot *s, Plan *plan) {
                         plan->n = before;
                 }
                 char why[256] = "";
-                if (c->state_store && c->state_store(d->controller_state[i], d->policy.state_directory, why,
-                                                     sizeof(why)) < 0 &&
-                    !err[0])
-                        snprintf(err, sizeof(err), "controller %s: %s", c->name, why);
+                if (c->state_store &&
+                    c->state_store(d->controller_state[i], d->policy.state_directory, why, sizeof(why)) < 0) {
+                        /* What cannot be recorded is not done (a save the
+                         * book does not know of would not come back after
+                         * a restart), where the controller can undo it. */
+                        if (c->plan_discard && plan->n > before) {
+                                c->plan_discard(d->controller_state[i]);
+                                plan->n = before;
+                        }
+                        if (!err[0])
+                                snprintf(err, sizeof(err), "controller %s: %s%s", c->name, why,
+                                         c->plan_discard ? " (its actions are held back until it can)" : "");
+                }
         }
         if (err[0] && strcmp(err, d->last_store_error) != 0)
                 log_error("%s (tried again every tick)", err);

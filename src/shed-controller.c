@@ -28,6 +28,8 @@ typedef struct ShedState {
         uint64_t since_usec;
 
         uint64_t last_shed_usec;  /* snapshot time of the last shed planned, 0: none */
+        uint64_t last_shed_before_usec; /* ... before this plan's (plan_discard puts it back) */
+        uint64_t plan_usec;       /* the snapshot time of the last plan */
 
         /* Guests whose save did not happen, and until when they are skipped. */
         size_t n_failed;
@@ -302,6 +304,7 @@ static int shed_requests(ShedState *st, const Snapshot *s, const Policy *p, Plan
                                                 (double) e->bytes / MIB);
                         if ((r = plan_add(plan, &a)) == 0) {
                                 e->stage = SHED_STAGE_RESTORING;
+                                e->prev_stage_usec = e->stage_usec;
                                 e->stage_usec = now;
                                 st->book_changed = true;
                         }
@@ -432,6 +435,7 @@ static int shed_restore_one(ShedState *st, const Snapshot *s, const Policy *p, c
         if (r < 0)
                 return r;
         e->stage = SHED_STAGE_RESTORING;
+        e->prev_stage_usec = e->stage_usec;
         e->stage_usec = now;
         st->book_changed = true;
         /* The next one waits for a new hold: memory moves once this one runs. */
@@ -443,6 +447,8 @@ static int shed_restore_one(ShedState *st, const Snapshot *s, const Policy *p, c
 static int shed_plan(const Snapshot *s, const Policy *p, void *state, Plan *plan) {
         ShedState *st = state;
         uint64_t now = s->timestamp_usec;
+        st->plan_usec = now;
+        st->last_shed_before_usec = st->last_shed_usec;
         if (!s->hypervisor_connected) {
                 st->roomy_since_usec = 0;
                 shed_set(st, "held", now, "hypervisor unreachable: guests unknown, nothing shed or restored");
@@ -522,21 +528,42 @@ static int shed_state_store(void *state, const char *dir, char *err, size_t err_
         /* StateDirectory= (systemd makes it; elsewhere, here). */
         if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
                 int r = -errno;
-                snprintf(err, err_size, "cannot create %s: %s", dir, strerror(-r));
+                snprintf(err, err_size, "cannot create %s: %s: nothing is shed or restored until it can", dir,
+                         strerror(-r));
                 return r;
         }
         int r = shed_book_store(dir, &st->book);
         if (r < 0) {
-                /* Shedding goes on all the same: a guest saved meanwhile
-                 * keeps its image; the OOM killer would keep nothing. */
-                snprintf(err, err_size,
-                         "cannot write %s/%s: %s; shedding goes on, but a densityd restarted before it is written "
-                         "does not restore the guests shed meanwhile (their saved state is kept: virsh start)",
-                         dir, SHED_BOOK_FILE, strerror(-r));
+                snprintf(err, err_size, "cannot write %s/%s: %s: nothing is shed or restored until it can", dir,
+                         SHED_BOOK_FILE, strerror(-r));
                 return r;
         }
         st->book_changed = false;
         return 0;
+}
+
+/* The daemon could not store the book and drops this plan's actions:
+ * forget the sheds and restores it planned (stage begun at this plan's
+ * time), so that the book is again what is stored, and nothing counts as
+ * a failure. The next plan tries again. */
+static void shed_plan_discard(void *state) {
+        ShedState *st = state;
+        for (size_t i = 0; i < st->book.n;) {
+                ShedEntry *e = &st->book.entries[i];
+                if (e->stage_usec == st->plan_usec && e->stage == SHED_STAGE_SHEDDING) {
+                        shed_book_remove(&st->book, e->uuid);
+                        continue;
+                }
+                if (e->stage_usec == st->plan_usec && e->stage == SHED_STAGE_RESTORING) {
+                        e->stage = SHED_STAGE_SHED;
+                        e->stage_usec = e->prev_stage_usec;
+                }
+                i++;
+        }
+        if (st->last_shed_usec == st->plan_usec)
+                st->last_shed_usec = st->last_shed_before_usec;
+        shed_set(st, "held", st->plan_usec, "%s/%s cannot be written: nothing is shed or restored until it can",
+                 "StateDirectory=", SHED_BOOK_FILE);
 }
 
 const Controller shed_controller = {
@@ -547,4 +574,5 @@ const Controller shed_controller = {
         .status = shed_status,
         .state_load = shed_state_load,
         .state_store = shed_state_store,
+        .plan_discard = shed_plan_discard,
 };

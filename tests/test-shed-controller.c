@@ -372,6 +372,40 @@ static void test_adopted(void) {
         world_done(&w);
 }
 
+/* The book cannot be written (state directory read-only or full): what
+ * the plan recorded is undone and its actions are held back; nothing counts
+ * as a failure, and the next plan sheds once the book can be written. */
+static void test_store_fails(void) {
+        World w;
+        Plan plan = {};
+        ControllerStatus c;
+        char err[512] = "";
+        world_init(&w);
+        guest(&w, "web-1", "default", 600 * MIB);
+        w.s.host.mem.mem_available_bytes = 100 * MIB;
+        CHECK(tick(&w, &plan) == 1);
+        CHECK(booked(&w, "web-1") != NULL);
+        CHECK(shed_controller.state_store(w.state, "/proc/no-such-dir/state", err, sizeof(err)) < 0);
+        CHECK_CONTAINS(err, "nothing is shed or restored until it can");
+        shed_controller.plan_discard(w.state);
+        CHECK(booked(&w, "web-1") == NULL);
+        CHECK_STR(state_of(&w, &c), "held");
+        /* Not a failure of web-1's save: the next plan chooses it again, and
+         * no cooldown holds it back. */
+        advance(&w, 1);
+        CHECK(tick(&w, &plan) == 1);
+        CHECK_STR(plan.actions[0].guest, "web-1");
+        char dir[] = "/tmp/density-test-shedd.XXXXXX";
+        CHECK(mkdtemp(dir) != NULL);
+        CHECK_OK(shed_controller.state_store(w.state, dir, err, sizeof(err)));
+        char path[128];
+        snprintf(path, sizeof(path), "%s/%s", dir, SHED_BOOK_FILE);
+        unlink(path);
+        rmdir(dir);
+        plan_clear(&plan);
+        world_done(&w);
+}
+
 static void test_save_room(void) {
         World w;
         Plan plan = {};
@@ -455,6 +489,7 @@ int main(void) {
         RUN(test_shed_ladder);
         RUN(test_restore_failure_and_restart);
         RUN(test_adopted);
+        RUN(test_store_fails);
         RUN(test_save_room);
         RUN(test_by_hand);
         return 0;

@@ -49,6 +49,10 @@ typedef struct Controller {
          * failed store is tried again after the next plan). */
         int (*state_load)(void *state, const char *dir, char *err, size_t err_size);
         int (*state_store)(void *state, const char *dir, char *err, size_t err_size);
+        /* The last plan's state could not be stored, and the daemon drops
+         * its actions: undo what that plan recorded, so that the next one
+         * starts from what is stored. NULL: the actions go ahead anyway. */
+        void (*plan_discard)(void *state);
 } Controller;
 
 /* The controllers densityd runs, in order (KSM and shed so far; the

@@ -54,6 +54,7 @@ typedef struct ShedEntry {
         char reason[SHED_REASON_MAX];
         bool adopted;                   /* read from the book at start (not stored): an action this
                                          * process did not start may still be under way in libvirtd */
+        uint64_t prev_stage_usec;       /* stage_usec before the last change (not stored) */
 } ShedEntry;
 
 typedef struct ShedBook {
