@@ -161,7 +161,8 @@ static const KeySpec policy_keys[] = {
 static void policy_class_defaults(PolicyClass *c, const char *name) {
         memset(c, 0, sizeof(*c));
         c->priority = 50;
-        c->floor = (PolicySize) { .is_percent = true, .percent = 50.0 };
+        c->floor.is_percent = true; /* field by field: the padding stays zero (memcmp) */
+        c->floor.percent = 50.0;
         c->shares = 1000;
         c->shed = SHED_SAVE;
         c->ksm = true;
@@ -179,31 +180,34 @@ void policy_defaults(Policy *ret) {
         strscpy(ret->textfile_directory, sizeof(ret->textfile_directory), "/var/lib/prometheus/node-exporter");
         strscpy(ret->libvirt_uri, sizeof(ret->libvirt_uri), "qemu:///system");
         strscpy(ret->state_directory, sizeof(ret->state_directory), "/var/lib/densityd");
-        ret->ksm = (PolicyKsm) {
-                .mode = KSM_MODE_AUTO,
-                .cpu_budget_percent = 50.0,
-                .idle_cpu_percent = 0.1,
-                .pages_to_scan_min = 100,
-                .pages_to_scan_max = 5000,
-                .sleep_min_usec = 10 * USEC_PER_MSEC,
-                .sleep_max_usec = 1000 * USEC_PER_MSEC,
-                .pages_to_scan = 100,
-                .sleep_usec = 20 * USEC_PER_MSEC,
-                .start_at_percent = 40.0,
-                .stop_at_percent = 30.0,
-                .restore_on_exit = true,
-        };
-        ret->shed = (PolicyShed) {
-                .enable = true,
-                .mem_available_below = { .is_percent = true, .percent = 5.0 },
-                .cgroup_usage_above_percent = 95.0,
-                .psi_full_above_percent = 10.0,
-                .restore_above = { .is_percent = true, .percent = 20.0 },
-                .cgroup_restore_below_percent = 80.0,
-                .restore_hold_usec = 60 * USEC_PER_SEC,
-                .cooldown_usec = 10 * USEC_PER_SEC,
-                .save_timeout_usec = 120 * USEC_PER_SEC,
-        };
+        /* Field by field, not compound literals: the struct was cleared
+         * with its padding, and a policy read from a file compares equal
+         * (memcmp) only if the padding stays zero. */
+        PolicyKsm *k = &ret->ksm;
+        k->mode = KSM_MODE_AUTO;
+        k->cpu_budget_percent = 50.0;
+        k->idle_cpu_percent = 0.1;
+        k->pages_to_scan_min = 100;
+        k->pages_to_scan_max = 5000;
+        k->sleep_min_usec = 10 * USEC_PER_MSEC;
+        k->sleep_max_usec = 1000 * USEC_PER_MSEC;
+        k->pages_to_scan = 100;
+        k->sleep_usec = 20 * USEC_PER_MSEC;
+        k->start_at_percent = 40.0;
+        k->stop_at_percent = 30.0;
+        k->restore_on_exit = true;
+        PolicyShed *sh = &ret->shed;
+        sh->enable = true;
+        sh->mem_available_below.is_percent = true;
+        sh->mem_available_below.percent = 5.0;
+        sh->cgroup_usage_above_percent = 95.0;
+        sh->psi_full_above_percent = 10.0;
+        sh->restore_above.is_percent = true;
+        sh->restore_above.percent = 20.0;
+        sh->cgroup_restore_below_percent = 80.0;
+        sh->restore_hold_usec = 60 * USEC_PER_SEC;
+        sh->cooldown_usec = 10 * USEC_PER_SEC;
+        sh->save_timeout_usec = 120 * USEC_PER_SEC;
         strscpy(ret->shed.save_directory, sizeof(ret->shed.save_directory), "/var/lib/libvirt/qemu/save");
         ret->n_classes = 1;
         policy_class_defaults(&ret->classes[0], POLICY_DEFAULT_CLASS);
@@ -572,7 +576,14 @@ static void parse_value(ParseState *st, const KeySpec *k, const char *value, voi
                         parse_error(st, st->line, "%s=%s: out of range %s..%s", name, value, lo, hi);
                         return;
                 }
-                memcpy(field, &size, sizeof(size));
+                /* Through a cleared copy: the padding must stay zero for
+                 * policies to compare with memcmp(). */
+                PolicySize clean;
+                memset(&clean, 0, sizeof(clean));
+                clean.is_percent = size.is_percent;
+                clean.bytes = size.bytes;
+                clean.percent = size.percent;
+                memcpy(field, &clean, sizeof(clean));
                 return;
         }
         case KEY_PERCENT: {
