@@ -279,7 +279,7 @@ static int shed_requests(ShedState *st, const Snapshot *s, const Policy *p, Plan
                         if (!c)
                                 c = &p->classes[0];
                         ShedEntry e = { .priority = c->priority, .action = SHED_SAVE, .stage = SHED_STAGE_SHEDDING,
-                                        .bytes = g->rss_bytes, .since_usec = now, .stage_usec = now,
+                                        .bytes = shed_guest_bytes(g), .since_usec = now, .stage_usec = now,
                                         .by_hand = true };
                         strscpy(e.uuid, sizeof(e.uuid), g->uuid);
                         strscpy(e.name, sizeof(e.name), g->name);
@@ -366,7 +366,7 @@ static int shed_one(ShedState *st, const Snapshot *s, const Policy *p, const She
                 return 0;
         }
         ShedEntry e = { .priority = c->priority, .action = c->shed, .stage = SHED_STAGE_SHEDDING,
-                        .bytes = g->rss_bytes, .since_usec = now, .stage_usec = now };
+                        .bytes = shed_guest_bytes(g), .since_usec = now, .stage_usec = now };
         strscpy(e.uuid, sizeof(e.uuid), g->uuid);
         strscpy(e.name, sizeof(e.name), g->name);
         strscpy(e.class_name, sizeof(e.class_name), c->name);

@@ -337,11 +337,18 @@ void shed_pressure(const HostSample *h, const PolicyShed *p, ShedPressure *ret) 
         *ret = x;
 }
 
+uint64_t shed_guest_bytes(const GuestSample *g) {
+        uint64_t sum = 0;
+        for (size_t i = 0; i < g->n_nodes; i++)
+                sum += g->nodes[i].bytes;
+        if (g->n_nodes > 0 && sum > 0)
+                return sum;
+        return g->has_rss ? g->rss_bytes : 0;
+}
+
 uint64_t shed_frees_bytes(const GuestSample *g) {
-        if (!g->has_rss)
-                return 0;
-        uint64_t merged = g->has_ksm ? g->ksm_merging_bytes : 0;
-        return g->rss_bytes > merged ? g->rss_bytes - merged : 0;
+        uint64_t held = shed_guest_bytes(g), merged = g->has_ksm ? g->ksm_merging_bytes : 0;
+        return held > merged ? held - merged : 0;
 }
 
 static const PolicyClass *guest_class(const GuestSample *g, const Policy *p) {
@@ -368,7 +375,7 @@ const char *shed_refusal(const GuestSample *g, const Policy *p) {
 bool shed_save_fits(const HostSample *h, const GuestSample *g, ShedMode action) {
         if (action != SHED_SAVE || !h->has_save_free)
                 return true;
-        double need = (double) g->rss_bytes * 1.05 + 64.0 * MIB;
+        double need = (double) shed_guest_bytes(g) * 1.05 + 64.0 * MIB;
         return (double) h->save_free_bytes >= need;
 }
 

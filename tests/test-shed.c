@@ -128,6 +128,14 @@ static void test_rank(void) {
         busy->actions_in_flight = 1u << ACTION_SAVE;
 
         CHECK_U64(shed_frees_bytes(&w.guests[2]), 150 * MIB);
+        /* Its own cgroup's charge, where known, rather than RSS (which
+         * counts qemu's shared binary and libraries too). */
+        GuestSample charged = w.guests[1];
+        charged.n_nodes = 2;
+        charged.nodes[0] = (GuestNodeBytes) { .node = 0, .bytes = 200 * MIB };
+        charged.nodes[1] = (GuestNodeBytes) { .node = 1, .bytes = 50 * MIB };
+        CHECK_U64(shed_guest_bytes(&charged), 250 * MIB);
+        CHECK_U64(shed_guest_bytes(&w.guests[1]), 300 * MIB);
         CHECK(shed_refusal(&w.guests[3], &w.p) != NULL);
         CHECK_CONTAINS(shed_refusal(&w.guests[3], &w.p), "Shed=never");
         CHECK_CONTAINS(shed_refusal(t, &w.p), "transient");

@@ -46,7 +46,7 @@ typedef struct ShedEntry {
         unsigned priority;              /* its class's Priority= when shed */
         ShedMode action;                /* SHED_SAVE (managed save) or SHED_DESTROY */
         ShedStage stage;
-        uint64_t bytes;                 /* its RSS when shed: what bringing it back takes */
+        uint64_t bytes;                 /* shed_guest_bytes() when shed: what bringing it back takes */
         uint64_t since_usec;            /* CLOCK_REALTIME when it was shed */
         uint64_t stage_usec;            /* ... when its stage began */
         unsigned failures;              /* restores that did not bring it back */
@@ -115,8 +115,14 @@ const char *shed_level_name(ShedLevel l);
  * stalls under half of PsiFullAbove=. Percent sizes are of MemTotal. */
 void shed_pressure(const HostSample *h, const PolicyShed *p, ShedPressure *ret);
 
-/* What shedding the guest frees: its RSS less the pages KSM merged (their
- * twins in other guests keep them). */
+/* The memory a guest holds, as its own cgroup is charged for it (the sum
+ * of its per-node figures, numa_stat) where known, else its RSS (which also
+ * counts the shared pages of qemu's binary and libraries: about 55 MiB more
+ * under TCG). What it needs to come back. */
+uint64_t shed_guest_bytes(const GuestSample *g);
+
+/* What shedding the guest frees: shed_guest_bytes() less the pages KSM
+ * merged (their twins in other guests keep them). */
 uint64_t shed_frees_bytes(const GuestSample *g);
 
 /* Why a guest may not be shed, or NULL if it may: its class says

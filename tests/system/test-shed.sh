@@ -148,10 +148,11 @@ cat >>"$WORK/policy.conf" <<EOT
 [Ksm]
 Mode=off
 [Shed]
-# Room to act before the limit, and to bring the guest back once the loads
-# are gone (6 guests fill about 91% of this budget).
-CgroupUsageAbove=96%
-CgroupRestoreBelow=95%
+# 6 guests at rest fill about 91% of this budget: shed soon after the loads
+# start (a save takes seconds while they grow), and bring the guest back
+# once they are gone (5 guests and it: about 91%).
+CgroupUsageAbove=93%
+CgroupRestoreBelow=92%
 Cooldown=5s
 RestoreHold=10s
 [Class low]
