@@ -17,7 +17,7 @@ CROSS="$SRC/contrib/cross/aarch64-linux-gnu.ini"
 CROSS_PKGS="gcc-aarch64-linux-gnu qemu-user libc6:arm64 libc6-dev:arm64 libvirt-dev:arm64
   libsystemd-dev:arm64 libproc2-dev:arm64 libjson-c-dev:arm64 libinih-dev:arm64 libxml2-dev:arm64"
 
-"$SRC/contrib/deps.sh" build
+"$SRC/contrib/deps.sh" build || exit 2
 
 want=()
 for p in $CROSS_PKGS; do
