@@ -206,6 +206,22 @@ static void test_numa_stat_v2(void) {
         CHECK(k == 2);
         CHECK_U64(n[0].bytes, 20971520 + 4096);
         CHECK_U64(n[1].bytes, 10485760 + 8192);
+
+        /* A 64 KiB-page ARM64 host on v2: the file counts bytes, so the same
+         * guest as host-arm64-64k's v1 erl1 (1600 + 800 pages of 64 KiB) comes
+         * out the same whatever page size is injected. */
+        CHECK_OK(read_file_at(fx("host-arm64-64k-v2/cgroup"),
+                              "machine.slice/machine-qemu\\x2d1\\x2derl1.scope/memory.numa_stat", &buf, NULL));
+        static const size_t pages[] = { 65536, 4096 };
+        for (size_t i = 0; i < ELEMENTSOF(pages); i++) {
+                CHECK_OK(cgroup_numa_stat_parse(buf, 2, pages[i], n, ELEMENTSOF(n), &k));
+                CHECK(k == 2);
+                CHECK(n[0].node == 0);
+                CHECK_U64(n[0].bytes, 104857600); /* anon 100925440 + file 3932160 */
+                CHECK(n[1].node == 1);
+                CHECK_U64(n[1].bytes, 52428800);
+        }
+        free(buf);
 }
 
 static void test_is_guest_dir(void) {

@@ -15,6 +15,8 @@ if [ $# -ne 2 ]; then
         exit 2
 fi
 densityd=$1
+# A cross build: meson names the exe_wrapper (qemu-user) here; empty natively.
+run=${MESON_EXE_WRAPPER:-}
 policies=$2
 data="$(dirname "$0")/data/one-mistake-each.conf"
 expected_mistakes=6 # size, percent, integer range, boolean, enum, duration
@@ -37,7 +39,7 @@ n=0
 for f in "$policies"/*; do
         [ -f "$f" ] || continue
         n=$((n + 1))
-        "$densityd" --check-config "$f" >"$tmp/out" 2>"$tmp/err"
+        $run "$densityd" --check-config "$f" >"$tmp/out" 2>"$tmp/err"
         rc=$?
         if [ $rc -ne 0 ] || [ "$(cat "$tmp/out")" != "configuration OK" ] || [ -s "$tmp/err" ]; then
                 fail "$f: exit status $rc, expected 0 and \"configuration OK\" alone"
@@ -56,7 +58,7 @@ n_expected=$(wc -l <"$tmp/expected")
 [ "$n_expected" -eq $expected_mistakes ] ||
         fail "$data marks $n_expected mistakes, expected $expected_mistakes"
 
-"$densityd" --check-config "$data" >"$tmp/out" 2>"$tmp/err"
+$run "$densityd" --check-config "$data" >"$tmp/out" 2>"$tmp/err"
 rc=$?
 [ $rc -eq 1 ] || fail "$data: exit status $rc, expected 1"
 [ -s "$tmp/out" ] && { fail "$data: something on standard output"; show stdout "$tmp/out"; }

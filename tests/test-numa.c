@@ -56,6 +56,7 @@ static void test_arm64_64k(void) {
         CHECK_U64(s.nodes[0].mem_total_bytes, UINT64_C(263983680) * KIB);
         CHECK_U64(s.nodes[0].mem_free_bytes, UINT64_C(100663296) * KIB);
         CHECK_U64(s.nodes[1].mem_free_bytes, UINT64_C(100663232) * KIB);
+        CHECK_STR(s.nodes[0].cpulist, "0-95"); /* 192 CPUs, 96 a node */
         CHECK_STR(s.nodes[1].cpulist, "96-191");
 }
 

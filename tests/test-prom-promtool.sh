@@ -4,8 +4,10 @@
 set -u
 promtool=$1
 test_prom=$2
+# A cross build: meson names the exe_wrapper (qemu-user) here; empty natively.
+run=${MESON_EXE_WRAPPER:-}
 
-text=$("$test_prom" --dump) || { echo "test-prom --dump failed"; exit 1; }
+text=$($run "$test_prom" --dump) || { echo "test-prom --dump failed"; exit 1; }
 [ -n "$text" ] || { echo "test-prom --dump printed nothing"; exit 1; }
 out=$(printf '%s\n' "$text" | "$promtool" check metrics 2>&1)
 rc=$?
