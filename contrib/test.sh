@@ -3,7 +3,8 @@
 # installs what is missing, builds, runs the unit, fixtures and system
 # suites (system: a real libvirtd and real tiny QEMU guests, started here),
 # then builds again with AddressSanitizer + UndefinedBehaviorSanitizer
-# (clang) and runs the unit and fixtures suites there.
+# (clang) and runs the unit and fixtures suites there, and cross-builds for
+# aarch64 and runs them under qemu-user (contrib/cross-test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,6 +48,9 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 CC=clang setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
 	-Dc_args=-fno-sanitize-recover=all
 run build-asan unit fixtures || rc=1
+
+echo "== cross build for aarch64 (gcc-aarch64-linux-gnu), run unit, fixtures under qemu-user"
+contrib/cross-test.sh build-aarch64 | tee -a "$summary" || rc=1
 
 # One closing line over both runs.
 awk '/^Ok:/ {ok += $2} /^Fail:/ {f += $2} /^Unexpected Pass:/ {f += $3} /^Timeout:/ {f += $2}
