@@ -23,8 +23,11 @@ GUESTS=6
 SPARE_MIB=150
 LOAD_MIB=150
 VICTIM=dtest-6
+VICTIM_MIB=60      # what the victim holds besides what every guest does
 BASELINE_WAIT=90   # seconds for the baseline to show a kill or thrash
 export TESTBED_FREE_PAGE_REPORTING=on # released guest memory goes back to the host
+# A 256 MiB guest takes a load of at most about 141 MiB: 320 MiB guests take 150.
+export TESTBED_MEM_MIB=${TESTBED_MEM_MIB:-320}
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "1..0 # SKIP needs root (libvirt qemu:///system, the VMs' cgroup)"
@@ -53,6 +56,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+jqe() { jq -e "$@" >/dev/null; }
 oom_kills() { awk '$1 == "oom_kill" { print $2 }' /proc/vmstat; }
 psi_full10() { awk '$1 == "full" { sub("avg10=", "", $2); print $2 }' /proc/pressure/memory; }
 cgroup_dir() {
@@ -88,6 +92,12 @@ up_guests() {
 	}
 	local g
 	for g in $(seq 1 $GUESTS); do "$TB" load dtest-$g 0 2>/dev/null || true; done
+	# The least important guest also holds the most: setting it aside is
+	# then enough (one shed frees more than the loads overcommit).
+	"$TB" load $VICTIM $VICTIM_MIB 2>>"$WORK/testbed.log" || {
+		echo "Bail out! load $VICTIM $VICTIM_MIB failed"
+		exit 1
+	}
 	sleep 3
 }
 
@@ -111,6 +121,8 @@ watch_memory() {
 	echo "$max"
 }
 
+# Guests of another size from an earlier test would not be redefined.
+"$TB" down >/dev/null 2>&1 || true
 up_guests
 base=$(usage_mib) || { echo "Bail out! no VMs' cgroup found"; exit 1; }
 budget=$((base + SPARE_MIB))
@@ -123,6 +135,7 @@ load_in_background dtest-1 $LOAD_MIB
 load_in_background dtest-2 $LOAD_MIB
 max=$(watch_memory $BASELINE_WAIT 20 "$oom0")
 oom1=$(oom_kills)
+diag "baseline loads: exit status $(cat "$WORK/load.dtest-1" 2>/dev/null || echo running) and $(cat "$WORK/load.dtest-2" 2>/dev/null || echo running); $(cat "$WORK"/load.*.err 2>/dev/null | head -n 2)"
 if [ "$oom1" -gt "$oom0" ]; then
 	ok "baseline without densityd: the kernel's OOM killer fired ($((oom1 - oom0)) kill(s); PSI full avg10 peaked at $max%)"
 elif awk -v a="$max" 'BEGIN { exit !(a > 20) }'; then
@@ -148,9 +161,9 @@ cat >>"$WORK/policy.conf" <<EOT
 [Ksm]
 Mode=off
 [Shed]
-# 6 guests at rest fill about 91% of this budget: shed soon after the loads
+# 6 guests at rest fill about 90% of this budget: shed soon after the loads
 # start (a save takes seconds while they grow), and bring the guest back
-# once they are gone (5 guests and it: about 91%).
+# once they are gone (5 guests and it: about 90%).
 CgroupUsageAbove=93%
 CgroupRestoreBelow=92%
 Cooldown=5s
@@ -180,8 +193,8 @@ done
 check "every other guest answers ($pongs of $((GUESTS - 1)))" test $pongs -eq $((GUESTS - 1))
 ctl "$WORK" status --json >"$WORK/status.json"
 check "status lists $VICTIM as shed, with why" \
-	jq -e --arg v $VICTIM '[.shed[] | select(.name == $v and .stage == "shed" and (.reason | length) > 0)] | length == 1' \
-	"$WORK/status.json" >/dev/null || diag "$(jq -c .shed "$WORK/status.json")"
+	jqe --arg v $VICTIM '[.shed[] | select(.name == $v and .stage == "shed" and (.reason | length) > 0)] | length == 1' \
+	"$WORK/status.json" || diag "$(jq -c .shed "$WORK/status.json")"
 
 # Restart densityd while the guest is shed, then release the loads.
 stop_daemon
