@@ -111,7 +111,7 @@ before=$(vsh dommemstat dtest-1 | awk '$1 == "actual" {print $2}')
 "$TESTD" --libvirt --config "$WORK/policy.conf" --roles dtest-1,dtest-2,dtest-5 --cpus 0-1 \
 	>"$WORK/testd.log" 2>&1 &
 DAEMON_PID=$!
-wait_for 10 ctl "$WORK" status || { echo "Bail out! densityd-test did not start"; sed 's/^/# /' "$WORK/testd.log"; exit 1; }
+wait_for 10 ctl "$WORK" status >/dev/null || { echo "Bail out! densityd-test did not start"; sed 's/^/# /' "$WORK/testd.log"; exit 1; }
 final() {
 	ctl "$WORK" log --json -n 1000 >"$WORK/log.json" 2>/dev/null &&
 		[ "$(jq '[.entries[] | select(.result != "queued" and .result != "started")] | length' "$WORK/log.json")" -ge 8 ]
