@@ -66,3 +66,8 @@ const char *class_source_name(ClassSource s) {
         }
         return "?";
 }
+
+const PolicyClass *class_of(const Policy *p, const GuestSample *g) {
+        const PolicyClass *c = policy_class_find(p, g->class_name);
+        return c ? c : &p->classes[0];
+}

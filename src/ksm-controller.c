@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "density/class.h"
 #include "density/util.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -278,9 +279,7 @@ static bool ksm_domains_agree(const Snapshot *s, const Policy *p, char *why, siz
                 const GuestSample *g = &s->guests[i];
                 if (!guest_mergeable(g))
                         continue;
-                const PolicyClass *c = policy_class_find(p, g->class_name);
-                if (!c)
-                        c = &p->classes[0];
+                const PolicyClass *c = class_of(p, g);
                 if (!c->ksm) {
                         snprintf(why, size,
                                  "guest %.64s (class %.63s, Ksm=no) has mergeable memory: stopped so it is not "

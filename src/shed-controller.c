@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "density/class.h"
 #include "density/util.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -202,9 +203,7 @@ static ShedEntry *book_by_name_or_uuid(const ShedBook *b, const char *what) {
 
 /* Why a guest may not be shed by hand, or NULL. */
 static const char *shed_by_hand_refusal(const GuestSample *g, const Policy *p) {
-        const PolicyClass *c = policy_class_find(p, g->class_name);
-        if (!c)
-                c = &p->classes[0];
+        const PolicyClass *c = class_of(p, g);
         if (c->shed == SHED_NEVER)
                 return "its class says Shed=never";
         if (!g->facts.known)
@@ -275,9 +274,7 @@ static int shed_requests(ShedState *st, const Snapshot *s, const Policy *p, Plan
                         const GuestSample *g = guest_by_uuid(s, uuid);
                         if (!g || shed_by_hand_refusal(g, p) || shed_book_find(&st->book, uuid))
                                 continue; /* gone or changed since: the request lapses */
-                        const PolicyClass *c = policy_class_find(p, g->class_name);
-                        if (!c)
-                                c = &p->classes[0];
+                        const PolicyClass *c = class_of(p, g);
                         ShedEntry e = { .priority = c->priority, .action = SHED_SAVE, .stage = SHED_STAGE_SHEDDING,
                                         .bytes = shed_guest_bytes(g), .since_usec = now, .stage_usec = now,
                                         .by_hand = true };
@@ -347,9 +344,7 @@ static int shed_one(ShedState *st, const Snapshot *s, const Policy *p, const She
                         skipped++;
                         continue;
                 }
-                const PolicyClass *tc = policy_class_find(p, t->class_name);
-                if (!tc)
-                        tc = &p->classes[0];
+                const PolicyClass *tc = class_of(p, t);
                 if (shed_save_fits(&s->host, t, tc->shed)) {
                         g = t;
                         c = tc;

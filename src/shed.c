@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "density/class.h"
 #include "density/plan.h"
 #include "density/util.h"
 
@@ -351,13 +352,8 @@ uint64_t shed_frees_bytes(const GuestSample *g) {
         return held > merged ? held - merged : 0;
 }
 
-static const PolicyClass *guest_class(const GuestSample *g, const Policy *p) {
-        const PolicyClass *c = policy_class_find(p, g->class_name);
-        return c ? c : &p->classes[0];
-}
-
 const char *shed_refusal(const GuestSample *g, const Policy *p) {
-        const PolicyClass *c = guest_class(g, p);
+        const PolicyClass *c = class_of(p, g);
         const uint32_t busy = 1u << ACTION_SAVE | 1u << ACTION_RESTORE | 1u << ACTION_DESTROY;
         if (c->shed == SHED_NEVER)
                 return "its class says Shed=never";
@@ -410,7 +406,7 @@ typedef struct RankCtx {
 static int rank_cmp(const void *a, const void *b, void *userdata) {
         const RankCtx *ctx = userdata;
         const GuestSample *x = &ctx->s->guests[*(const size_t *) a], *y = &ctx->s->guests[*(const size_t *) b];
-        unsigned px = guest_class(x, ctx->p)->priority, py = guest_class(y, ctx->p)->priority;
+        unsigned px = class_of(ctx->p, x)->priority, py = class_of(ctx->p, y)->priority;
         if (px != py)
                 return px < py ? -1 : 1;
         uint64_t fx = shed_frees_bytes(x), fy = shed_frees_bytes(y);

@@ -28,5 +28,9 @@ const PolicyClass *class_resolve(const Policy *p, const char *guest_name, const 
  * judged under the policy in force, never carried over. */
 void class_assign(const Policy *p, Snapshot *s);
 
+/* The class class_assign() gave a guest, or the default class when its
+ * class_name names none in this policy (never NULL). */
+const PolicyClass *class_of(const Policy *p, const GuestSample *g);
+
 /* "default", "match", "metadata", "metadata-unknown". */
 const char *class_source_name(ClassSource s);
