@@ -441,6 +441,31 @@ static int daemon_on_memcheck(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
+/* A PSI trigger on ROOT/REL that brings the tick forward: "some" stalls
+ * (they come before "full" ones) over PsiFullAbove= of the window.
+ * Return: 0 (*ret_fd and *ret_source set), or -errno with path said. */
+static int daemon_psi_watch(Daemon *d, const char *root, const char *rel, const char *description, int *ret_fd,
+                            sd_event_source **ret_source, char *path, size_t path_size) {
+        uint64_t window = 0;
+        uint64_t stall = (uint64_t) ((double) PSI_TRIGGER_WINDOW_USEC * d->policy.shed.psi_full_above_percent / 100.0);
+        int r = path_join(path, path_size, root, rel);
+        if (r < 0)
+                return r;
+        int fd = psi_trigger_open(path, "some", stall, PSI_TRIGGER_WINDOW_USEC, &window);
+        if (fd < 0)
+                return fd;
+        r = sd_event_add_io(d->event, ret_source, fd, EPOLLPRI, daemon_on_psi, d);
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        sd_event_source_set_description(*ret_source, description);
+        log_debug("memory pressure trigger armed on %s (%llu ms window)", path,
+                  (unsigned long long) (window / USEC_PER_MSEC));
+        return 0;
+}
+
 /* On cgroup v2, a trigger on the VMs' cgroup's own memory.pressure too:
  * a budget runs short while the host has memory to spare. Tried once,
  * when a tick has found the cgroup. */
@@ -449,21 +474,9 @@ static void daemon_arm_cgroup_psi(Daemon *d, const CgroupSample *cg) {
                 return;
         d->cgroup_psi_tried = true;
         char rel[PATH_MAX], path[PATH_MAX] = "";
-        uint64_t window = 0;
         snprintf(rel, sizeof(rel), "%s/memory.pressure", cg->path);
-        int r = path_join(path, sizeof(path), d->opts.roots.cgroup, rel);
-        uint64_t stall = (uint64_t) ((double) PSI_TRIGGER_WINDOW_USEC * d->policy.shed.psi_full_above_percent / 100.0);
-        if (r == 0)
-                r = psi_trigger_open(path, "some", stall, PSI_TRIGGER_WINDOW_USEC, &window);
-        if (r >= 0) {
-                d->cgroup_psi_fd = r;
-                r = sd_event_add_io(d->event, &d->cgroup_psi_source, r, EPOLLPRI, daemon_on_psi, d);
-                if (r < 0) {
-                        close(d->cgroup_psi_fd);
-                        d->cgroup_psi_fd = -1;
-                } else
-                        sd_event_source_set_description(d->cgroup_psi_source, "cgroup-psi-trigger");
-        }
+        int r = daemon_psi_watch(d, d->opts.roots.cgroup, rel, "cgroup-psi-trigger", &d->cgroup_psi_fd,
+                                 &d->cgroup_psi_source, path, sizeof(path));
         if (r < 0)
                 log_debug("no memory pressure trigger on %s: %s", path, strerror(-r));
 }
@@ -472,26 +485,9 @@ static void daemon_arm_cgroup_psi(Daemon *d, const CgroupSample *cg) {
  * and the memory check always. */
 static int daemon_arm_memory_watch(Daemon *d) {
         char path[PATH_MAX] = "";
-        uint64_t window = 0;
-        int r = path_join(path, sizeof(path), d->opts.roots.proc, "pressure/memory");
-        /* Wake when tasks stall on memory for PsiFullAbove= of the window:
-         * "some" stalls come before "full" ones. */
-        uint64_t stall = (uint64_t) ((double) PSI_TRIGGER_WINDOW_USEC * d->policy.shed.psi_full_above_percent / 100.0);
-        if (r == 0)
-                r = psi_trigger_open(path, "some", stall, PSI_TRIGGER_WINDOW_USEC, &window);
-        if (r >= 0) {
-                d->psi_fd = r;
-                r = sd_event_add_io(d->event, &d->psi_source, d->psi_fd, EPOLLPRI, daemon_on_psi, d);
-                if (r < 0) {
-                        close(d->psi_fd);
-                        d->psi_fd = -1;
-                }
-        }
-        if (r >= 0) {
-                sd_event_source_set_description(d->psi_source, "psi-trigger");
-                log_debug("memory pressure trigger armed on %s (%llu ms window)", path,
-                          (unsigned long long) (window / USEC_PER_MSEC));
-        } else
+        int r = daemon_psi_watch(d, d->opts.roots.proc, "pressure/memory", "psi-trigger", &d->psi_fd, &d->psi_source,
+                                 path, sizeof(path));
+        if (r < 0)
                 log_notice("no memory pressure trigger on %s (%s): memory is checked by the timer only", path,
                            strerror(-r));
         r = sd_event_add_time_relative(d->event, &d->memcheck_source, CLOCK_MONOTONIC, daemon_tick_period(d),
