@@ -264,6 +264,52 @@ int shed_controller_request(void *state, const Snapshot *last, const Policy *p, 
         return 0;
 }
 
+/* Book a guest as being shed, then plan its action: the book first, so a
+ * crash after the action starts still finds it; the entry goes again if
+ * the action cannot be planned. */
+static int shed_book_and_plan(ShedState *st, const GuestSample *g, const PolicyClass *c, ShedMode action,
+                              bool by_hand, uint64_t now, const char *reason, const Action *a, Plan *plan) {
+        ShedEntry e = { .priority = c->priority, .action = action, .stage = SHED_STAGE_SHEDDING,
+                        .bytes = shed_guest_bytes(g), .since_usec = now, .stage_usec = now, .by_hand = by_hand };
+        strscpy(e.uuid, sizeof(e.uuid), g->uuid);
+        strscpy(e.name, sizeof(e.name), g->name);
+        strscpy(e.class_name, sizeof(e.class_name), c->name);
+        strscpy(e.reason, sizeof(e.reason), reason);
+        int r = shed_book_put(&st->book, &e);
+        if (r < 0)
+                return r;
+        r = plan_add(plan, a);
+        if (r < 0) {
+                shed_book_remove(&st->book, e.uuid);
+                return r;
+        }
+        st->book_changed = true;
+        return 0;
+}
+
+/* Plan the restore of a shed guest (it does not run: the action names it
+ * from the book) and mark it restoring. */
+__attribute__((format(printf, 5, 6))) static int shed_plan_restore(ShedState *st, ShedEntry *e, uint64_t now,
+                                                                   Plan *plan, const char *fmt, ...) {
+        GuestSample g = {};
+        strscpy(g.uuid, sizeof(g.uuid), e->uuid);
+        strscpy(g.name, sizeof(g.name), e->name);
+        char reason[ACTION_REASON_MAX];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(reason, sizeof(reason), fmt, ap);
+        va_end(ap);
+        Action a = action_guest(shed_controller.name, ACTION_RESTORE, &g, "%s", reason);
+        int r = plan_add(plan, &a);
+        if (r < 0)
+                return r;
+        e->stage = SHED_STAGE_RESTORING;
+        e->prev_stage_usec = e->stage_usec;
+        e->stage_usec = now;
+        st->book_changed = true;
+        return 0;
+}
+
 /* The operators' requests, checked again against this snapshot. */
 static int shed_requests(ShedState *st, const Snapshot *s, const Policy *p, Plan *plan) {
         uint64_t now = s->timestamp_usec;
@@ -274,37 +320,17 @@ static int shed_requests(ShedState *st, const Snapshot *s, const Policy *p, Plan
                         const GuestSample *g = guest_by_uuid(s, uuid);
                         if (!g || shed_by_hand_refusal(g, p) || shed_book_find(&st->book, uuid))
                                 continue; /* gone or changed since: the request lapses */
-                        const PolicyClass *c = class_of(p, g);
-                        ShedEntry e = { .priority = c->priority, .action = SHED_SAVE, .stage = SHED_STAGE_SHEDDING,
-                                        .bytes = shed_guest_bytes(g), .since_usec = now, .stage_usec = now,
-                                        .by_hand = true };
-                        strscpy(e.uuid, sizeof(e.uuid), g->uuid);
-                        strscpy(e.name, sizeof(e.name), g->name);
-                        strscpy(e.class_name, sizeof(e.class_name), c->name);
-                        strscpy(e.reason, sizeof(e.reason), "shed by hand (densityctl shed)");
                         Action a = action_guest(shed_controller.name, ACTION_SAVE, g,
                                                 "shed by hand (densityctl shed): managed save; it comes back by "
                                                 "hand (densityctl restore)");
-                        if ((r = shed_book_put(&st->book, &e)) == 0 && (r = plan_add(plan, &a)) < 0)
-                                shed_book_remove(&st->book, e.uuid);
-                        if (r == 0)
-                                st->book_changed = true;
+                        r = shed_book_and_plan(st, g, class_of(p, g), SHED_SAVE, true, now,
+                                               "shed by hand (densityctl shed)", &a, plan);
                 } else {
                         ShedEntry *e = shed_book_find(&st->book, uuid);
                         if (!e || e->stage != SHED_STAGE_SHED)
                                 continue;
-                        GuestSample g = {};
-                        strscpy(g.uuid, sizeof(g.uuid), e->uuid);
-                        strscpy(g.name, sizeof(g.name), e->name);
-                        Action a = action_guest(shed_controller.name, ACTION_RESTORE, &g,
-                                                "restore by hand (densityctl restore): %s, about %.0f MiB", e->name,
-                                                (double) e->bytes / MIB);
-                        if ((r = plan_add(plan, &a)) == 0) {
-                                e->stage = SHED_STAGE_RESTORING;
-                                e->prev_stage_usec = e->stage_usec;
-                                e->stage_usec = now;
-                                st->book_changed = true;
-                        }
+                        r = shed_plan_restore(st, e, now, plan, "restore by hand (densityctl restore): %s, about %.0f MiB",
+                                              e->name, (double) e->bytes / MIB);
                 }
         }
         st->n_requests = 0;
@@ -360,29 +386,15 @@ static int shed_one(ShedState *st, const Snapshot *s, const Policy *p, const She
                          x->reason, p->shed.save_directory, (double) s->host.save_free_bytes / MIB);
                 return 0;
         }
-        ShedEntry e = { .priority = c->priority, .action = c->shed, .stage = SHED_STAGE_SHEDDING,
-                        .bytes = shed_guest_bytes(g), .since_usec = now, .stage_usec = now };
-        strscpy(e.uuid, sizeof(e.uuid), g->uuid);
-        strscpy(e.name, sizeof(e.name), g->name);
-        strscpy(e.class_name, sizeof(e.class_name), c->name);
-        snprintf(e.reason, sizeof(e.reason), "%s", x->reason);
-
         ActionKind kind = c->shed == SHED_DESTROY ? ACTION_DESTROY : ACTION_SAVE;
         Action a = action_guest(shed_controller.name, kind, g,
                                 "%s: %s, class %s (Priority=%u), frees about %.0f MiB%s", x->reason,
                                 kind == ACTION_SAVE ? "managed save" : "destroy (its class says Shed=destroy)",
                                 c->name, c->priority, (double) shed_frees_bytes(g) / MIB,
                                 kind == ACTION_SAVE ? "; restored when memory returns" : "");
-        /* The book first: a crash after the action starts still finds it. */
-        int r = shed_book_put(&st->book, &e);
+        int r = shed_book_and_plan(st, g, c, c->shed, false, now, x->reason, &a, plan);
         if (r < 0)
                 return r;
-        r = plan_add(plan, &a);
-        if (r < 0) {
-                shed_book_remove(&st->book, e.uuid);
-                return r;
-        }
-        st->book_changed = true;
         st->last_shed_usec = now;
         shed_set(st, "shedding", now, "%s: shedding %s", x->reason, g->name);
         return 0;
@@ -418,21 +430,13 @@ static int shed_restore_one(ShedState *st, const Snapshot *s, const Policy *p, c
                          (double) hold / 1e6);
                 return 0;
         }
-        GuestSample g = {};
-        strscpy(g.uuid, sizeof(g.uuid), e->uuid);
-        strscpy(g.name, sizeof(g.name), e->name);
-        Action a = action_guest(shed_controller.name, ACTION_RESTORE, &g,
-                                "%s for %.0f s: restore %s (shed %s), class %s (Priority=%u), about %.0f MiB",
-                                x->reason, (double) since(now, st->roomy_since_usec) / 1e6, e->name,
-                                e->action == SHED_SAVE ? "with its state saved" : "destroyed: it starts afresh",
-                                e->class_name, e->priority, (double) e->bytes / MIB);
-        r = plan_add(plan, &a);
+        r = shed_plan_restore(st, e, now, plan,
+                              "%s for %.0f s: restore %s (shed %s), class %s (Priority=%u), about %.0f MiB", x->reason,
+                              (double) since(now, st->roomy_since_usec) / 1e6, e->name,
+                              e->action == SHED_SAVE ? "with its state saved" : "destroyed: it starts afresh",
+                              e->class_name, e->priority, (double) e->bytes / MIB);
         if (r < 0)
                 return r;
-        e->stage = SHED_STAGE_RESTORING;
-        e->prev_stage_usec = e->stage_usec;
-        e->stage_usec = now;
-        st->book_changed = true;
         /* The next one waits for a new hold: memory moves once this one runs. */
         st->roomy_since_usec = now;
         shed_set(st, "restoring", now, "%s: restoring %s", x->reason, e->name);
