@@ -243,6 +243,8 @@ static json_object *control_guest_json(const GuestSample *g) {
         jadd(o, "available_bytes", g->has_available ? ju(g->available_bytes) : NULL);
         jadd(o, "usable_bytes", g->has_usable ? ju(g->usable_bytes) : NULL);
         jadd(o, "disk_caches_bytes", g->has_disk_caches ? ju(g->disk_caches_bytes) : NULL);
+        jadd(o, "swap_in_bytes", g->has_swap_in ? ju(g->swap_in_bytes) : NULL);
+        jadd(o, "major_faults", g->has_major_faults ? ju(g->major_faults) : NULL);
         jadd(o, "balloon_last_update", g->balloon_last_update ? json_object_new_int64(g->balloon_last_update) : NULL);
         jadd(o, "stats_age_seconds", jd((double) g->stats_age_usec / 1e6, 3));
         jadd(o, "ksm_merging_bytes", g->has_ksm ? ju(g->ksm_merging_bytes) : NULL);
@@ -270,6 +272,7 @@ static json_object *control_guest_json(const GuestSample *g) {
                 jadd(fo, "balloon_model", json_object_new_string(f->balloon_model));
                 jadd(fo, "balloon_stats_period_seconds", json_object_new_int((int) f->balloon_period_sec));
                 jadd(fo, "free_page_reporting", json_object_new_boolean(f->free_page_reporting));
+                jadd(fo, "deflate_on_oom", json_object_new_boolean(f->autodeflate));
                 jadd(fo, "vcpus_pinned", json_object_new_boolean(f->vcpu_pinned));
                 jadd(fo, "emulator_pinned", json_object_new_boolean(f->emulator_pinned));
                 jadd(fo, "numatune", f->numatune ? json_object_new_string(f->numatune_mode) : NULL);
@@ -361,6 +364,28 @@ static json_object *control_shed_entry_json(const ShedEntry *e) {
         return o;
 }
 
+static json_object *control_balloon_guest_json(const BalloonGuest *b) {
+        json_object *o = json_object_new_object();
+        jadd(o, "state", json_object_new_string(b->state));
+        jadd(o, "reason", json_object_new_string(b->reason));
+        jadd(o, "target_bytes", b->target_usec ? ju(b->target_bytes) : NULL);
+        jadd(o, "target_set", jtime(b->target_usec));
+        jadd(o, "lower_bytes", b->lower_bytes ? ju(b->lower_bytes) : NULL);
+        jadd(o, "overhead_bytes", b->has_rss ? ju(b->overhead_bytes) : NULL);
+        jadd(o, "last_action", b->last_action[0] ? json_object_new_string(b->last_action) : NULL);
+        return o;
+}
+
+static json_object *control_balloon_json(const BalloonReport *r) {
+        json_object *o = json_object_new_object();
+        jadd(o, "capacity_bytes", r->has_host ? ju(r->capacity_bytes) : NULL);
+        jadd(o, "use_bytes", r->has_host ? ju(r->use_bytes) : NULL);
+        jadd(o, "target_use_bytes", r->has_host ? ju(r->target_use_bytes) : NULL);
+        jadd(o, "inflated_bytes_total", ju(r->inflated_bytes_total));
+        jadd(o, "deflated_bytes_total", ju(r->deflated_bytes_total));
+        return o;
+}
+
 json_object *control_status_json(const Snapshot *s, const ControlDaemonInfo *info) {
         json_object *o = json_object_new_object();
         if (!o)
@@ -388,10 +413,22 @@ json_object *control_status_json(const Snapshot *s, const ControlDaemonInfo *inf
         jadd(o, "daemon", d);
 
         jadd(o, "host", control_host_json(&s->host));
+        const BalloonReport *balloon = NULL;
+        for (size_t i = 0; i < info->n_controllers; i++)
+                if (info->controllers[i].has_balloon)
+                        balloon = &info->controllers[i].balloon;
         json_object *guests = json_object_new_array_ext((int) s->n_guests);
-        for (size_t i = 0; i < s->n_guests; i++)
-                json_object_array_add(guests, control_guest_json(&s->guests[i]));
+        for (size_t i = 0; i < s->n_guests; i++) {
+                json_object *g = control_guest_json(&s->guests[i]);
+                const BalloonGuest *b = NULL;
+                for (size_t k = 0; balloon && k < balloon->n_guests && !b; k++)
+                        if (strcmp(balloon->guests[k].uuid, s->guests[i].uuid) == 0)
+                                b = &balloon->guests[k];
+                jadd(g, "balloon", b ? control_balloon_guest_json(b) : NULL);
+                json_object_array_add(guests, g);
+        }
         jadd(o, "guests", guests);
+        jadd(o, "balloon", balloon ? control_balloon_json(balloon) : NULL);
         jadd(o, "decisions", control_log_json(info->decisions, info->n_decisions));
         json_object *ctl = json_object_new_array();
         for (size_t i = 0; i < info->n_controllers; i++) {
@@ -718,6 +755,28 @@ static void print_guests(FILE *f, json_object *guests, size_t n, int w) {
         }
 }
 
+/* What the balloon controller makes of each guest. */
+static void print_balloons(FILE *f, json_object *guests, size_t n, int w) {
+        json_object *b0 = NULL;
+        for (size_t i = 0; i < n && !b0; i++)
+                b0 = jget(json_object_array_get_idx(guests, i), "balloon");
+        if (!b0)
+                return;
+        fprintf(f, "\nBalloons\n%-*s %-9s %8s %8s %8s %8s %s\n", w, "NAME", "STATE", "ACTUAL", "TARGET", "LOWER",
+                "QEMU+", "WHY");
+        fprintf(f, "%-*s %-9s %8s %8s %8s %8s\n", w, "", "", "MiB", "MiB", "MiB", "MiB");
+        for (size_t i = 0; i < n; i++) {
+                json_object *g = json_object_array_get_idx(guests, i), *b = jget(g, "balloon");
+                if (!b)
+                        continue;
+                char act[32], tgt[32], low[32], over[32];
+                fprintf(f, "%-*s %-9s %8s %8s %8s %8s %s\n", w, jstr(g, "name", "?"), jstr(b, "state", "?"),
+                        fmt_mib(act, sizeof(act), g, "balloon_actual_bytes"), fmt_mib(tgt, sizeof(tgt), b, "target_bytes"),
+                        fmt_mib(low, sizeof(low), b, "lower_bytes"), fmt_mib(over, sizeof(over), b, "overhead_bytes"),
+                        jstr(b, "reason", ""));
+        }
+}
+
 /* The guests densityd shed: not running, so not in the table above. */
 static void print_shed(FILE *f, json_object *st) {
         json_object *shed = jget(st, "shed");
@@ -764,6 +823,7 @@ int control_status_print_table(FILE *f, json_object *st) {
         fprintf(f, "\n%zu guest%s\n", n, n == 1 ? "" : "s");
         if (n > 0)
                 print_guests(f, guests, n, w);
+        print_balloons(f, guests, n, w);
         print_shed(f, st);
         json_object *dec = jget(jget(st, "decisions"), "entries");
         if (dec && json_object_array_length(dec) > 0) {

@@ -24,6 +24,7 @@
 #include "density/ksm.h"
 #include "density/cgroup.h"
 #include "density/ksm-controller.h"
+#include "density/balloon-controller.h"
 #include "density/meminfo.h"
 #include "density/psi.h"
 #include "density/shed-controller.h"
@@ -50,7 +51,7 @@
 #define PSI_TRIGGER_WINDOW_USEC (1 * USEC_PER_SEC)
 #define STOP_RESTORE_WAIT_USEC (3 * USEC_PER_SEC)
 
-const Controller *const controllers_builtin[] = { &ksm_controller, &shed_controller };
+const Controller *const controllers_builtin[] = { &ksm_controller, &balloon_controller, &shed_controller };
 const size_t controllers_builtin_n = ELEMENTSOF(controllers_builtin);
 
 typedef struct Daemon {
@@ -198,6 +199,10 @@ static ControllerReport *daemon_controller_reports(Daemon *d) {
                         d->controllers[i]->status(d->controller_state[i], &r[i].status);
                 if (d->controllers[i] == &shed_controller)
                         r[i].shed_book = shed_controller_book(d->controller_state[i], NULL);
+                if (d->controllers[i] == &balloon_controller) {
+                        r[i].has_balloon = true;
+                        balloon_controller_report(d->controller_state[i], &r[i].balloon);
+                }
         }
         return r;
 }
@@ -285,6 +290,10 @@ static void daemon_plan(Daemon *d, const Snapshot *s, Plan *plan) {
                                 snprintf(err, sizeof(err), "controller %s: %s%s", c->name, why,
                                          c->plan_discard ? " (its actions are held back until it can)" : "");
                 }
+        }
+        for (size_t i = 0; i < plan->n_notes; i++) {
+                const PlanNote *o = &plan->notes[i];
+                log_notice("%s: %s%s%s", o->controller, o->guest, o->guest[0] ? ": " : "", o->text);
         }
         if (err[0] && strcmp(err, d->last_store_error) != 0)
                 log_error("%s (tried again every tick)", err);

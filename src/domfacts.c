@@ -205,6 +205,8 @@ static int domfacts_balloon(const xmlNode *devices, DomainFacts *f, char *err, s
         f->has_balloon = f->balloon_model[0] && strcmp(f->balloon_model, "none") != 0;
         if (domfacts_attr(b, "freePageReporting", &v) == 0)
                 f->free_page_reporting = strcmp(v, "on") == 0;
+        if (domfacts_attr(b, "autodeflate", &v) == 0)
+                f->autodeflate = strcmp(v, "on") == 0;
 
         xmlNode *stats = domfacts_child(b, "stats");
         if (stats && domfacts_attr(stats, "period", &v) == 0) {

@@ -90,9 +90,31 @@ int plan_add(Plan *p, const Action *a) {
         return 0;
 }
 
+int plan_note(Plan *p, const char *controller, const GuestSample *g, const char *fmt, ...) {
+        if (p->n_notes == p->allocated_notes) {
+                size_t n = p->allocated_notes ? p->allocated_notes * 2 : 4;
+                PlanNote *x = realloc(p->notes, n * sizeof(*x));
+                if (!x)
+                        return -ENOMEM;
+                p->notes = x;
+                p->allocated_notes = n;
+        }
+        PlanNote *o = &p->notes[p->n_notes++];
+        *o = (PlanNote) {};
+        strscpy(o->controller, sizeof(o->controller), controller);
+        if (g)
+                strscpy(o->guest, sizeof(o->guest), g->name);
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(o->text, sizeof(o->text), fmt, ap);
+        va_end(ap);
+        return 0;
+}
+
 void plan_clear(Plan *p) {
         if (!p)
                 return;
+        free(p->notes);
         free(p->actions);
         *p = (Plan) {};
 }

@@ -29,6 +29,7 @@ typedef enum KeyType {
         KEY_GLOBS,    /* white-space separated fnmatch(3) globs: Match= only */
         KEY_PATH,     /* absolute path: char[] */
         KEY_STRING,   /* char[] */
+        KEY_STEP,     /* a size, a percent, or both: PolicyStep */
 } KeyType;
 
 /* Where a key lives: [Daemon] keys in Policy, [Class NAME] keys in the
@@ -38,6 +39,7 @@ typedef enum SectionKind {
         SECTION_DAEMON,
         SECTION_KSM,
         SECTION_SHED,
+        SECTION_BALLOON,
         SECTION_CLASS,
 } SectionKind;
 
@@ -68,6 +70,7 @@ typedef struct KeySpec {
 #define DAEMON(f, ctype) .section = SECTION_DAEMON, FIELD(Policy, f, ctype)
 #define KSM(f, ctype) .section = SECTION_KSM, FIELD(Policy, ksm.f, ctype)
 #define SHED(f, ctype) .section = SECTION_SHED, FIELD(Policy, shed.f, ctype)
+#define BALLOON(f, ctype) .section = SECTION_BALLOON, FIELD(Policy, balloon.f, ctype)
 #define CLASS(f, ctype) .section = SECTION_CLASS, FIELD(PolicyClass, f, ctype)
 
 #define KIB UINT64_C(1024)
@@ -142,6 +145,13 @@ static const KeySpec policy_keys[] = {
           .max = 86400 * USEC_PER_SEC },
         { SHED(save_directory, char[4096]), .key = "SaveDirectory", .type = KEY_PATH },
 
+        { BALLOON(enable, bool), .key = "Enable", .type = KEY_BOOL },
+        { BALLOON(host_target_percent, double), .key = "HostTarget", .type = KEY_PERCENT, .min = 10, .max = 100 },
+        { BALLOON(guest_free_target_percent, double), .key = "GuestFreeTarget", .type = KEY_PERCENT, .min = 5,
+          .max = 90 },
+        { BALLOON(step_max, PolicyStep), .key = "StepMax", .type = KEY_STEP, .min = 1024 * 1024, .max = 16 * TIB },
+        { BALLOON(dead_band_percent, double), .key = "DeadBand", .type = KEY_PERCENT, .min = 0, .max = 20 },
+
         { CLASS(match, char[POLICY_MATCH_MAX][POLICY_GLOB_MAX]), .key = "Match", .type = KEY_GLOBS,
           .not_in_default = true },
         { CLASS(priority, unsigned), .key = "Priority", .type = KEY_INTEGER, .min = 0, .max = 100 },
@@ -209,6 +219,15 @@ void policy_defaults(Policy *ret) {
         sh->cooldown_usec = 10 * USEC_PER_SEC;
         sh->save_timeout_usec = 120 * USEC_PER_SEC;
         strscpy(ret->shed.save_directory, sizeof(ret->shed.save_directory), "/var/lib/libvirt/qemu/save");
+        PolicyBalloon *b = &ret->balloon;
+        b->enable = true;
+        b->host_target_percent = 80.0;
+        b->guest_free_target_percent = 20.0;
+        b->step_max.has_bytes = true;
+        b->step_max.bytes = 128 * 1024 * 1024;
+        b->step_max.has_percent = true;
+        b->step_max.percent = 10.0;
+        b->dead_band_percent = 2.0;
         ret->n_classes = 1;
         policy_class_defaults(&ret->classes[0], POLICY_DEFAULT_CLASS);
 }
@@ -224,6 +243,53 @@ uint64_t policy_size_bytes(const PolicySize *s, uint64_t base_bytes) {
         if (v >= 18446744073709551616.0)
                 return UINT64_MAX;
         return (uint64_t) v;
+}
+
+uint64_t policy_step_bytes(const PolicyStep *s, uint64_t base_bytes) {
+        uint64_t b = s->has_bytes ? s->bytes : UINT64_MAX;
+        if (s->has_percent) {
+                PolicySize p = { .is_percent = true, .percent = s->percent };
+                uint64_t v = policy_size_bytes(&p, base_bytes);
+                if (v < b)
+                        b = v;
+        }
+        return b == UINT64_MAX ? 0 : b;
+}
+
+int policy_parse_step(const char *s, PolicyStep *ret) {
+        PolicyStep step;
+        memset(&step, 0, sizeof(step)); /* padding zero: policies compare with memcmp() */
+        size_t n = 0;
+        for (const char *p = s + strspn(s, " \t"); *p; p += strspn(p, " \t")) {
+                size_t len = strcspn(p, " \t");
+                char word[64];
+                if (len >= sizeof(word) || ++n > 2)
+                        return -EINVAL;
+                memcpy(word, p, len);
+                word[len] = '\0';
+                p += len;
+                PolicySize v;
+                int r = policy_parse_size(word, &v);
+                if (r < 0)
+                        return r;
+                if (v.is_percent) {
+                        if (step.has_percent)
+                                return -EINVAL;
+                        if (v.percent <= 0.0)
+                                return -ERANGE;
+                        step.has_percent = true;
+                        step.percent = v.percent;
+                } else {
+                        if (step.has_bytes)
+                                return -EINVAL;
+                        step.has_bytes = true;
+                        step.bytes = v.bytes;
+                }
+        }
+        if (n == 0)
+                return -EINVAL;
+        *ret = step;
+        return 0;
 }
 
 const char *ksm_mode_name(KsmMode m) {
@@ -586,6 +652,24 @@ static void parse_value(ParseState *st, const KeySpec *k, const char *value, voi
                 memcpy(field, &clean, sizeof(clean));
                 return;
         }
+        case KEY_STEP: {
+                PolicyStep step;
+                r = policy_parse_step(value, &step);
+                if (r == -EINVAL) {
+                        parse_error(st, st->line, "%s=%s: not a size, a percent or one of each (examples: 64M, 10%%, 10%% 64M)",
+                                    name, value);
+                        return;
+                }
+                if (r < 0 || (step.has_bytes && (step.bytes < k->min || step.bytes > k->max))) {
+                        policy_format_size(k->min, lo, sizeof(lo));
+                        policy_format_size(k->max, hi, sizeof(hi));
+                        parse_error(st, st->line, "%s=%s: out of range %s..%s, or above 0%% up to 100%%", name, value,
+                                    lo, hi);
+                        return;
+                }
+                memcpy(field, &step, sizeof(step));
+                return;
+        }
         case KEY_PERCENT: {
                 double percent;
                 r = policy_parse_percent(value, &percent);
@@ -752,6 +836,8 @@ static void reader_section(ParseState *st, char *header) {
                 st->section = SECTION_KSM;
         else if (strcmp(header, "Shed") == 0)
                 st->section = SECTION_SHED;
+        else if (strcmp(header, "Balloon") == 0)
+                st->section = SECTION_BALLOON;
         else if (strncmp(header, "Class", 5) == 0 && (header[5] == '\0' || isspace((unsigned char) header[5])))
                 reader_class_section(st, header + 5);
         else
@@ -873,6 +959,24 @@ static void policy_check_shed(ParseState *st) {
         }
 }
 
+/* [Balloon]: balloons must act before the shedder does, and the band below
+ * HostTarget= must exist. */
+static void policy_check_balloon(ParseState *st) {
+        const PolicyBalloon *b = &st->policy.balloon;
+        if (b->enable && st->policy.shed.enable && b->host_target_percent >= st->policy.shed.cgroup_usage_above_percent) {
+                unsigned a = seen_at(st, SECTION_BALLOON, "HostTarget"), c = seen_at(st, SECTION_SHED, "CgroupUsageAbove");
+                parse_error(st, a > c ? a : c,
+                            "[Balloon] HostTarget=%s is not below [Shed] CgroupUsageAbove=%s: balloons would act only "
+                            "after guests are shed",
+                            a ? "" : " (the default)", c ? "" : " (the default)");
+        }
+        if (b->dead_band_percent >= b->host_target_percent) {
+                unsigned a = seen_at(st, SECTION_BALLOON, "DeadBand"), c = seen_at(st, SECTION_BALLOON, "HostTarget");
+                parse_error(st, a > c ? a : c, "DeadBand=%s is not below HostTarget=%s", a ? "" : " (the default)",
+                            c ? "" : " (the default)");
+        }
+}
+
 int policy_parse(const char *buf, const char *filename, Policy *ret, PolicyErrors *errors) {
         ParseState st = { .filename = filename, .pos = buf, .errors = errors };
         policy_defaults(&st.policy);
@@ -883,6 +987,7 @@ int policy_parse(const char *buf, const char *filename, Policy *ret, PolicyError
                 return -ENOMEM;
         policy_check_ksm(&st);
         policy_check_shed(&st);
+        policy_check_balloon(&st);
         if (st.n_errors == 0 && st.policy.stale_after_usec < st.policy.interval_usec) {
                 char a[32], b[32];
                 policy_format_duration(st.policy.stale_after_usec, a, sizeof(a));

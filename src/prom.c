@@ -291,6 +291,66 @@ static void prom_shed(FILE *f, const JournalCounter *c, size_t n, const Controll
         }
 }
 
+/* The balloon controller: per guest its target, lower bound, qemu's own
+ * overhead and state; bytes inflated and deflated since densityd started. */
+static void prom_balloon(FILE *f, const ControllerReport *r, size_t n_reports) {
+        const BalloonReport *b = NULL;
+        for (size_t i = 0; i < n_reports; i++)
+                if (r[i].has_balloon)
+                        b = &r[i].balloon;
+        if (!b)
+                return;
+        prom_u64(f, "density_balloon_inflated_bytes_total", "counter",
+                 "Memory the guests' balloons were seen to take (balloon sizes falling), since densityd started.",
+                 b->inflated_bytes_total);
+        prom_u64(f, "density_balloon_deflated_bytes_total", "counter",
+                 "Memory the guests' balloons were seen to give back (balloon sizes rising), since densityd started.",
+                 b->deflated_bytes_total);
+        if (b->has_host) {
+                prom_u64(f, "density_balloon_capacity_bytes", "gauge",
+                         "Memory the guests share: the VMs' cgroup limit, else the host's memory.", b->capacity_bytes);
+                prom_u64(f, "density_balloon_target_use_bytes", "gauge",
+                         "The guests' use the balloon controller keeps under ([Balloon] HostTarget= of capacity).",
+                         b->target_use_bytes);
+        }
+        const struct {
+                const char *name, *help;
+        } fam[] = {
+                { "density_guest_balloon_target_bytes", "The balloon target densityd last set for the guest." },
+                { "density_guest_balloon_lower_bytes",
+                  "The least the balloon controller leaves the guest: its class floor, or what it uses plus its "
+                  "free target, whichever is larger." },
+                { "density_guest_qemu_overhead_bytes", "Host RSS of the guest's qemu above its balloon size." },
+        };
+        for (size_t k = 0; k < ELEMENTSOF(fam); k++) {
+                bool any = false;
+                for (size_t i = 0; i < b->n_guests; i++) {
+                        const BalloonGuest *g = &b->guests[i];
+                        bool has = k == 0 ? g->target_usec != 0 : k == 1 ? g->lower_bytes != 0 : g->has_rss;
+                        if (!has)
+                                continue;
+                        if (!any)
+                                prom_family(f, fam[k].name, "gauge", fam[k].help);
+                        any = true;
+                        uint64_t v = k == 0 ? g->target_bytes : k == 1 ? g->lower_bytes : g->overhead_bytes;
+                        fprintf(f, "%s{domain=\"", fam[k].name);
+                        prom_label_value(f, g->name);
+                        fprintf(f, "\"} %llu\n", (unsigned long long) v);
+                }
+        }
+        if (b->n_guests == 0)
+                return;
+        prom_family(f, "density_guest_balloon_state", "gauge",
+                    "What the balloon controller makes of the guest (labels: domain, state); always 1.");
+        for (size_t i = 0; i < b->n_guests; i++) {
+                fprintf(f, "density_guest_balloon_state{domain=\"");
+                prom_label_value(f, b->guests[i].name);
+                fprintf(f, "\",state=\"");
+                prom_label_value(f, b->guests[i].state);
+                fprintf(f, "\"} 1\n");
+        }
+}
+
 /* The controllers' states: one series per controller, its labels saying
  * the mode and state, value 1; and since when. */
 static void prom_controllers(FILE *f, const ControllerReport *c, size_t n) {
@@ -329,6 +389,7 @@ int prom_render(const Snapshot *s, const JournalCounter *counters, size_t n_coun
         prom_actions(f, counters, n_counters);
         prom_controllers(f, controllers, n_controllers);
         prom_shed(f, counters, n_counters, controllers, n_controllers);
+        prom_balloon(f, controllers, n_controllers);
         prom_family(f, "density_sample_duration_seconds", "gauge", "Time the last tick spent sampling.");
         fprintf(f, "density_sample_duration_seconds %.6f\n", (double) s->sample_duration_usec / 1e6);
         prom_family(f, "density_last_sample_timestamp_seconds", "gauge", "When the last tick sampled.");

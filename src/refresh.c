@@ -95,6 +95,10 @@ void refresh_merge(const VirtDomainStats *prev, size_t n_prev, VirtDomainStats *
                 f->usable_kib = p->usable_kib;
                 f->has_disk_caches = p->has_disk_caches;
                 f->disk_caches_kib = p->disk_caches_kib;
+                f->has_swap_in = p->has_swap_in;
+                f->swap_in_kib = p->swap_in_kib;
+                f->has_major_fault = p->has_major_fault;
+                f->major_fault = p->major_fault;
                 f->has_last_update = p->has_last_update;
                 f->last_update = p->last_update;
                 f->fetched_usec = p->fetched_usec; /* their age keeps growing */

@@ -272,6 +272,10 @@ static int sample_guest(Sampler *s, const VirtDomainStats *d, GuestMemory *mem, 
         g->usable_bytes = d->usable_kib * KIB;
         g->has_disk_caches = d->has_disk_caches;
         g->disk_caches_bytes = d->disk_caches_kib * KIB;
+        g->has_swap_in = d->has_swap_in;
+        g->swap_in_bytes = d->swap_in_kib * KIB;
+        g->has_major_faults = d->has_major_fault;
+        g->major_faults = d->major_fault;
         g->balloon_last_update = d->has_last_update ? d->last_update : 0;
         g->stats_age_usec = now > d->fetched_usec ? now - d->fetched_usec : 0;
 

@@ -317,6 +317,10 @@ static void virt_record_to_stats(virDomainStatsRecordPtr rec, VirtDomainStats *s
                         s->usable_kib = v, s->has_usable = true;
                 else if (strcmp(p->field, "balloon.disk_caches") == 0)
                         s->disk_caches_kib = v, s->has_disk_caches = true;
+                else if (strcmp(p->field, "balloon.swap_in") == 0)
+                        s->swap_in_kib = v, s->has_swap_in = true;
+                else if (strcmp(p->field, "balloon.major_fault") == 0)
+                        s->major_fault = v, s->has_major_fault = true;
                 else if (strcmp(p->field, "balloon.last-update") == 0)
                         s->last_update = (int64_t) v, s->has_last_update = true;
         }

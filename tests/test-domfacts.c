@@ -104,10 +104,13 @@ static void test_balloon(void) {
         CHECK_STR(f.balloon_model, "virtio-transitional");
         CHECK_U64(f.balloon_period_sec, 10);
         CHECK(f.free_page_reporting);
+        CHECK(!f.autodeflate);
 
-        CHECK_OK(parse(DOM("<devices><memballoon model='virtio' freePageReporting='off'/></devices>"), &f));
+        CHECK_OK(parse(DOM("<devices><memballoon model='virtio' freePageReporting='off' autodeflate='on'/></devices>"),
+                       &f));
         CHECK(f.has_balloon);
         CHECK(!f.free_page_reporting);
+        CHECK(f.autodeflate);
         CHECK_U64(f.balloon_period_sec, 0);
 
         /* An element in another namespace is not libvirt's. */

@@ -441,6 +441,43 @@ static void test_shed_section(void) {
         policy_errors_clear(&e);
 }
 
+static void test_balloon_section(void) {
+        Policy p;
+        PolicyErrors e = {};
+        policy_defaults(&p);
+        CHECK(p.balloon.enable);
+        CHECK(p.balloon.host_target_percent == 80.0 && p.balloon.guest_free_target_percent == 20.0);
+        CHECK(p.balloon.dead_band_percent == 2.0);
+        CHECK(p.balloon.step_max.has_bytes && p.balloon.step_max.bytes == 128 * MIB);
+        CHECK(p.balloon.step_max.has_percent && p.balloon.step_max.percent == 10.0);
+        /* The smaller of the two counts. */
+        CHECK_U64(policy_step_bytes(&p.balloon.step_max, 256 * MIB), (uint64_t) (25.6 * MIB + 0.5));
+        CHECK_U64(policy_step_bytes(&p.balloon.step_max, 4 * GIB), 128 * MIB);
+        CHECK_OK(policy_parse("[Balloon]\nEnable=no\nHostTarget=70%\nGuestFreeTarget=25%\nStepMax=  32M \n"
+                              "DeadBand=5%\n",
+                              "t.conf", &p, &e));
+        CHECK(!p.balloon.enable);
+        CHECK(p.balloon.host_target_percent == 70.0 && p.balloon.guest_free_target_percent == 25.0);
+        CHECK(p.balloon.dead_band_percent == 5.0);
+        CHECK(p.balloon.step_max.has_bytes && !p.balloon.step_max.has_percent);
+        CHECK_U64(policy_step_bytes(&p.balloon.step_max, 4 * GIB), 32 * MIB);
+        policy_errors_clear(&e);
+        CHECK_OK(policy_parse("[Balloon]\nStepMax=5%\n", "t.conf", &p, &e));
+        CHECK(!p.balloon.step_max.has_bytes && p.balloon.step_max.has_percent);
+        CHECK_U64(policy_step_bytes(&p.balloon.step_max, 4 * GIB), (uint64_t) (0.05 * 4 * GIB + 0.5));
+        policy_errors_clear(&e);
+        CHECK_OK(policy_parse("[Balloon]\nStepMax=1G\t5%\n", "t.conf", &p, &e));
+        CHECK(p.balloon.step_max.has_bytes && p.balloon.step_max.has_percent);
+        policy_errors_clear(&e);
+        /* A shedder that is off does not bound HostTarget=. */
+        CHECK_OK(policy_parse("[Shed]\nEnable=no\n[Balloon]\nHostTarget=99%\n", "t.conf", &p, &e));
+        policy_errors_clear(&e);
+        PolicyStep step;
+        CHECK(policy_parse_step("", &step) == -EINVAL);
+        CHECK(policy_parse_step("  ", &step) == -EINVAL);
+        CHECK(policy_parse_step("120%", &step) == -ERANGE);
+}
+
 static void test_each_error(void) {
         parse_one_error("[Nope]\nFoo=1\nBar=2\n", 1, "unknown section [Nope]");
         parse_one_error("[Daemon]\nFoo=1\n", 2, "unknown key 'Foo'");
@@ -500,8 +537,19 @@ static void test_each_error(void) {
                         "RestoreAbove= (the default) is not above MemAvailableBelow=");
         parse_one_error("[Shed]\nRestoreAbove=1G\nMemAvailableBelow=2G\n", 3,
                         "RestoreAbove= is not above MemAvailableBelow=");
-        parse_one_error("[Shed]\nCgroupUsageAbove=70%\n", 2,
+        parse_one_error("[Balloon]\nEnable=no\n[Shed]\nCgroupUsageAbove=70%\n", 4,
                         "CgroupRestoreBelow= (the default) is not below CgroupUsageAbove=");
+        parse_one_error("[Shed]\nCgroupUsageAbove=85%\n[Balloon]\nHostTarget=90%\n", 4,
+                        "HostTarget= is not below [Shed] CgroupUsageAbove=: balloons would act only after guests are shed");
+        parse_one_error("[Balloon]\nHostTarget=20%\nDeadBand=20%\n", 3, "DeadBand= is not below HostTarget=");
+        parse_one_error("[Balloon]\nStepMax=10% 20%\n", 2, "not a size, a percent or one of each");
+        parse_one_error("[Balloon]\nStepMax=64M 1G\n", 2, "not a size, a percent or one of each");
+        parse_one_error("[Balloon]\nStepMax=64M 10% 1G\n", 2, "not a size, a percent or one of each");
+        parse_one_error("[Balloon]\nStepMax=0%\n", 2, "out of range 1M..16T");
+        parse_one_error("[Balloon]\nStepMax=512K\n", 2, "out of range 1M..16T");
+        parse_one_error("[Balloon]\nStepMax=fast\n", 2, "not a size, a percent or one of each");
+        parse_one_error("[Balloon]\nGuestFreeTarget=2%\n", 2, "percent out of range 5..90");
+        parse_one_error("[Balloon]\nStaleAfter=10s\n", 2, "unknown key 'StaleAfter' in section [Balloon]");
         parse_one_error("[Shed]\nPsiFullAbove=0%\n", 2, "PsiFullAbove=0%: percent out of range 1..100");
         parse_one_error("[Shed]\nSaveDirectory=save\n", 2, "SaveDirectory=save");
         parse_one_error("[Shed]\nEnable=maybe\n", 2, "not a boolean");
@@ -922,6 +970,7 @@ int main(int argc, char **argv) {
         RUN(test_shed_mode_and_names);
         RUN(test_ksm_section);
         RUN(test_shed_section);
+        RUN(test_balloon_section);
         RUN(test_each_error);
         RUN(test_classes);
         RUN(test_class_errors);

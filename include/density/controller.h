@@ -4,6 +4,7 @@
  * snapshots and a replay runs it on recorded ones. */
 #pragma once
 
+#include "density/balloon.h"
 #include "density/plan.h"
 #include "density/policy.h"
 #include "density/shed.h"
@@ -23,6 +24,8 @@ typedef struct ControllerReport {
         const char *name;
         ControllerStatus status;
         const ShedBook *shed_book;  /* the shed controller's book of shed guests, NULL for others */
+        bool has_balloon;           /* the balloon controller: its guests and totals below */
+        BalloonReport balloon;
 } ControllerReport;
 
 typedef struct Controller {
@@ -55,7 +58,8 @@ typedef struct Controller {
         void (*plan_discard)(void *state);
 } Controller;
 
-/* The controllers densityd runs, in order (KSM and shed so far; the
- * balloon and NUMA controllers land on this control plane one by one). */
+/* The controllers densityd runs, in order: KSM, balloon, shed (the NUMA
+ * controller lands on this control plane next). Balloons move before the
+ * shedder judges, so a shed is the step after balloons could not help. */
 extern const Controller *const controllers_builtin[];
 extern const size_t controllers_builtin_n;

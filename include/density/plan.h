@@ -54,14 +54,29 @@ typedef struct Action {
         char reason[ACTION_REASON_MAX];
 } Action;
 
+#define PLAN_NOTE_MAX 320
+
+/* A plan note: something a planner noticed that is not an action (a
+ * balloon target a guest did not reach), said once, for the journal. */
+typedef struct PlanNote {
+        char controller[ACTION_CONTROLLER_MAX];
+        char guest[DENSITY_NAME_MAX];  /* "" for the host */
+        char text[PLAN_NOTE_MAX];
+} PlanNote;
+
 typedef struct Plan {
         Action *actions;
         size_t n, allocated;
+        PlanNote *notes;
+        size_t n_notes, allocated_notes;
 } Plan;
 
 /* Append a copy of a. Return: 0 or -ENOMEM. */
 int plan_add(Plan *p, const Action *a);
-/* Free the actions; accepts NULL. */
+/* Append a note (guest may be NULL). Return: 0 or -ENOMEM. */
+int plan_note(Plan *p, const char *controller, const GuestSample *g, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+/* Free the actions and notes; accepts NULL. */
 void plan_clear(Plan *p);
 
 /* Action constructors: fill every field the kind needs, with the reason

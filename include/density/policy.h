@@ -94,6 +94,34 @@ typedef struct PolicyShed {
         char save_directory[4096];          /* SaveDirectory=: where libvirt writes managed saves (room check) */
 } PolicyShed;
 
+/* [Balloon] StepMax=: the most a balloon moves in one tick, a size, a
+ * percent of the guest's maximum memory, or both (the smaller counts). */
+typedef struct PolicyStep {
+        bool has_bytes;
+        uint64_t bytes;
+        bool has_percent;
+        double percent;
+} PolicyStep;
+
+/* The step in bytes for a guest whose maximum is base_bytes; 0 when
+ * neither is set. */
+uint64_t policy_step_bytes(const PolicyStep *s, uint64_t base_bytes);
+
+/* "64M", "10%", "10% 64M" (either order, white space between). Return: 0,
+ * -EINVAL (not of the type: err says what is wrong), -ERANGE (a percent
+ * outside 0..100, or 0). */
+int policy_parse_step(const char *s, PolicyStep *ret);
+
+/* [Balloon]: the balloon controller. Capacity is the VMs' cgroup limit
+ * when one is set, else the host's memory. */
+typedef struct PolicyBalloon {
+        bool enable;                        /* Enable= (default yes) */
+        double host_target_percent;         /* HostTarget=: keep the guests' use under this share of capacity (80%) */
+        double guest_free_target_percent;   /* GuestFreeTarget=: usable inside a guest, share of its maximum (20%) */
+        PolicyStep step_max;                /* StepMax=: per guest and tick (10% 128M) */
+        double dead_band_percent;           /* DeadBand=: of capacity (host) and of a guest's maximum (2%) */
+} PolicyBalloon;
+
 /* [Class NAME]: what the controllers need to know per guest. */
 typedef struct PolicyClass {
         char name[DENSITY_POLICY_CLASS_NAME_MAX];
@@ -123,6 +151,7 @@ typedef struct Policy {
 
         PolicyKsm ksm;              /* [Ksm] */
         PolicyShed shed;            /* [Shed] */
+        PolicyBalloon balloon;      /* [Balloon] */
 
         /* [Class NAME] sections; classes[0] is always "default" (built in,
          * its keys overridable by a [Class default] section), the others in

@@ -119,6 +119,7 @@ typedef struct DomainFacts {
         char balloon_model[32];       /* "virtio", "virtio-transitional", "none", "" (no element) */
         unsigned balloon_period_sec;  /* <stats period='N'/>; 0: the guest reports no stats */
         bool free_page_reporting;     /* <memballoon freePageReporting='on'> */
+        bool autodeflate;             /* <memballoon autodeflate='on'>: deflate-on-oom */
         bool vcpu_pinned;             /* <vcpu cpuset=..> or <cputune><vcpupin>: pinned by hand */
         bool emulator_pinned;         /* <cputune><emulatorpin> */
         bool nosharepages;            /* <memoryBacking><nosharepages/>: KSM never merges its memory */
@@ -159,6 +160,9 @@ typedef struct GuestSample {
         uint64_t available_bytes;
         uint64_t usable_bytes;
         uint64_t disk_caches_bytes;
+        bool has_swap_in, has_major_faults;
+        uint64_t swap_in_bytes;       /* swapped in since the guest booted (a counter) */
+        uint64_t major_faults;        /* major page faults since the guest booted (a counter) */
         int64_t balloon_last_update;  /* guest clock, seconds; 0 unknown */
         uint64_t stats_age_usec;      /* since the hypervisor last answered for it */
         bool stale;                   /* stats stopped updating: do not trust them */

@@ -60,13 +60,15 @@ typedef struct VirtDomainStats {
         char uuid[DENSITY_UUID_LEN];
         int id;
         bool has_current, has_maximum, has_unused, has_available, has_usable, has_disk_caches;
-        bool has_last_update;
+        bool has_last_update, has_swap_in, has_major_fault;
         uint64_t current_kib;
         uint64_t maximum_kib;
         uint64_t unused_kib;
         uint64_t available_kib;
         uint64_t usable_kib;
         uint64_t disk_caches_kib;
+        uint64_t swap_in_kib;  /* swapped in since the guest booted */
+        uint64_t major_fault;  /* major page faults since the guest booted */
         int64_t last_update;   /* guest clock, seconds */
         uint64_t fetched_usec; /* CLOCK_MONOTONIC when these figures arrived (set by refresh) */
         DomainFacts facts;     /* from the domain XML (set by refresh, not by all_stats) */
