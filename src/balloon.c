@@ -65,7 +65,7 @@ void balloon_judge(const GuestSample *g, const Policy *p, const BalloonGuest *pr
                 say(j.why_not, sizeof(j.why_not), "an action is in flight for it");
         else if (g->stale)
                 say(j.why_not, sizeof(j.why_not), "its stats are stale (no fresh report for StaleAfter=)");
-        else if (!g->has_usable || !g->has_available)
+        else if (!g->has_usable)
                 say(j.why_not, sizeof(j.why_not), "it reports no usable memory (stats off, or no balloon driver)");
         else
                 j.eligible = true;
@@ -79,13 +79,14 @@ void balloon_judge(const GuestSample *g, const Policy *p, const BalloonGuest *pr
                 if (j.step_bytes < BALLOON_GRAIN_BYTES)
                         j.step_bytes = BALLOON_GRAIN_BYTES;
         }
-        if (g->has_usable && g->has_available) {
-                /* A guest counts balloon pages in its total memory when the
-                 * balloon deflates on OOM (the pages stay "used"): they are
-                 * not what it uses. Without it the balloon takes them out of
-                 * its total. */
-                uint64_t counted = g->facts.autodeflate ? sub_sat(j.maximum_bytes, j.actual_bytes) : 0;
-                j.used_bytes = sub_sat(sub_sat(g->available_bytes, g->usable_bytes), counted);
+        if (g->has_usable) {
+                /* What the guest holds of its balloon size and cannot give:
+                 * all but its usable memory. Not its total less usable: the
+                 * memory its kernel reserved at boot is outside its total
+                 * (about 50 MiB of a 256 MiB testbed guest) but inside the
+                 * balloon size all the same; and with deflate-on-OOM the
+                 * total counts the balloon's own pages. */
+                j.used_bytes = sub_sat(j.actual_bytes, g->usable_bytes);
                 uint64_t need = j.used_bytes + j.free_target_bytes + percent_of(j.maximum_bytes, b->dead_band_percent);
                 j.lower_bytes = need > j.floor_bytes ? need : j.floor_bytes;
                 if (j.lower_bytes > j.maximum_bytes)

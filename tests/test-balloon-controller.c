@@ -193,14 +193,21 @@ static void test_judge(void) {
         CHECK_U64(j.lower_bytes, 520 * MIB); /* used + free target + 2% */
         CHECK_U64(j.step_bytes, 100 * MIB);  /* 10% beats 128M */
 
-        /* Balloon pages a guest counts as used (deflate-on-OOM) are not its use. */
+        /* Balloon pages a guest counts in its total (deflate-on-OOM) are not
+         * its use; nor is what it can use. Memory its kernel reserved at
+         * boot (outside its total) is. */
         g->balloon_actual_bytes = 600 * MIB;
         g->available_bytes = 1000 * MIB - 4 * MIB;
         g->usable_bytes = 600 * MIB - 300 * MIB;
         g->facts.autodeflate = true;
         balloon_judge(g, &w.p, NULL, 0, &j);
-        CHECK_U64(j.used_bytes, 300 * MIB - 4 * MIB); /* 996 - 300 - the 400 in the balloon */
+        CHECK_U64(j.used_bytes, 300 * MIB);
         CHECK(!j.pressured);
+        g->facts.autodeflate = false;
+        g->available_bytes = 600 * MIB - 50 * MIB;
+        g->usable_bytes = 150 * MIB;
+        balloon_judge(g, &w.p, NULL, 0, &j);
+        CHECK_U64(j.used_bytes, 450 * MIB);
 
         /* A firm floor and a fixed one. */
         GuestSample *f = guest(&w, "firm-1", 1000, 1000, 100);

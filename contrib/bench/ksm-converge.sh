@@ -520,8 +520,11 @@ start_densityd() {
 	sed -e "s|^ControlSocket=.*|ControlSocket=$d/densityd.sock|" \
 		-e "s|^TextfileDirectory=.*|TextfileDirectory=$d/prom|" \
 		-e "s|^StateDirectory=.*|StateDirectory=$d/state|" \
+		-e '/^\[Balloon\]/,/^\[Class/ s/^Enable=yes/Enable=no/' \
 		"$SRC/policies/default.conf" >"$d/policy.conf"
-	if ! grep -q "^ControlSocket=$d/" "$d/policy.conf" || ! grep -q "^StateDirectory=$d/" "$d/policy.conf"; then
+	# KSM alone is measured here, as the peers do it: no balloons.
+	if ! grep -q "^ControlSocket=$d/" "$d/policy.conf" || ! grep -q "^StateDirectory=$d/" "$d/policy.conf" ||
+		[ "$(grep -c '^Enable=no' "$d/policy.conf")" -ne 1 ]; then
 		die "could not point the policy copy at $d"
 	fi
 	start_daemon "$d" || die "densityd did not start (log: $d/daemon.log)"

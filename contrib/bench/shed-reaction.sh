@@ -71,6 +71,8 @@ write_policy "$WORK" 1s
 cat >>"$WORK/policy.conf" <<EOT
 [Ksm]
 Mode=off
+[Balloon]
+Enable=no
 [Shed]
 CgroupUsageAbove=$THRESHOLD%
 CgroupRestoreBelow=$((THRESHOLD - 1))%

@@ -33,7 +33,7 @@ typedef struct BalloonJudgement {
         bool recently_pressured;   /* pressured within BALLOON_PRESSURE_HOLD_USEC: not shrunk */
         uint64_t maximum_bytes;
         uint64_t actual_bytes;
-        uint64_t used_bytes;       /* what the guest uses: available less usable (less balloon pages it counts) */
+        uint64_t used_bytes;       /* what the guest holds and cannot give: balloon size less usable */
         uint64_t free_target_bytes;
         uint64_t floor_bytes;      /* the class's Floor= */
         uint64_t lower_bytes;      /* never below: max(floor, used + free target + dead band), at most the maximum */
