@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "density/class.h"
+#include "density/shed.h"
 #include "density/util.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -276,6 +277,31 @@ static int lot_priority_cmp(const void *a, const void *b) {
         return strcmp(x->g->name, y->g->name);
 }
 
+/* The shed ladder's first step: memory is short by the shedder's measure,
+ * so every guest its class lets be shed gives all it can at once (down to
+ * its lower bound, StepMax= aside) before any is saved. */
+static int balloon_squeeze(Lot *lots, size_t n, uint64_t now, const Policy *p, const char *why, Plan *plan,
+                           uint64_t *ret_taken) {
+        for (size_t i = 0; i < n; i++) {
+                Lot *l = &lots[i];
+                if (!l->j.eligible || l->j.recently_pressured || l->acted ||
+                    l->j.actual_bytes < l->j.lower_bytes + BALLOON_GRAIN_BYTES || class_of(p, l->g)->shed == SHED_NEVER)
+                        continue;
+                uint64_t target = (l->j.lower_bytes + BALLOON_GRAIN_BYTES - 1) / BALLOON_GRAIN_BYTES * BALLOON_GRAIN_BYTES;
+                if (target + BALLOON_GRAIN_BYTES > l->j.actual_bytes)
+                        continue;
+                int r = balloon_act(l, target, now, p, plan, "shrinking",
+                                    "%s: squeezed to its lower bound before any guest is shed: gives %.0f MiB (uses "
+                                    "%.0f MiB, free target %.0f MiB), class %s (Priority=%u)",
+                                    why, mib(l->j.actual_bytes - target), mib(l->j.used_bytes),
+                                    mib(l->j.free_target_bytes), l->g->class_name, l->priority);
+                if (r < 0)
+                        return r;
+                *ret_taken += l->j.actual_bytes - target;
+        }
+        return 0;
+}
+
 /* Take need from the lots that may give, lowest priority first. */
 static uint64_t balloon_shrink(Lot *lots, size_t n, uint64_t need, uint64_t now, const Policy *p, const char *why,
                                Plan *plan, int *ret_error) {
@@ -499,14 +525,31 @@ static int balloon_plan(const Snapshot *s, const Policy *p, void *state, Plan *p
                 given += want - l->j.actual_bytes;
         }
 
-        /* 2. The host: short, roomy, or in the band between. */
+        /* 2. Memory short by the shedder's measure: squeeze first. */
+        uint64_t squeezed = 0;
+        if (p->shed.enable) {
+                ShedPressure x;
+                shed_pressure(&s->host, &p->shed, &x);
+                if (x.level == SHED_LEVEL_SHORT) {
+                        int r = balloon_squeeze(lots, s->n_guests, now, p, x.reason, plan, &squeezed);
+                        if (r < 0)
+                                return r;
+                }
+                if (squeezed > 0)
+                        balloon_set(st, "squeezing", now, "%s: %.0f MiB squeezed from sheddable guests before any is shed",
+                                    x.reason, mib(squeezed));
+        }
+
+        /* 3. The host: short, roomy, or in the band between. */
         uint64_t target = st->target_use_bytes;
         uint64_t band = percent_of(st->capacity_bytes, b->dead_band_percent);
         uint64_t low = target > band ? target - band : 0;
         uint64_t demand = st->use_bytes + given;
         char why[192];
         bool short_of_memory = demand > target;
-        if (short_of_memory) {
+        if (squeezed > 0) {
+                ;
+        } else if (short_of_memory) {
                 /* Aim at the middle of the band, not its edge. */
                 uint64_t need = demand - target + band / 2;
                 snprintf(why, sizeof(why), "the guests use %.0f MiB%s, above HostTarget=%g%% of %s (%.0f MiB)",

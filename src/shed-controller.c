@@ -18,6 +18,11 @@
  * long: the next one is, the next step of the ladder. */
 #define SHED_FAILED_SKIP_USEC (600 * UINT64_C(1000000))
 #define SHED_FAILED_MAX 32
+/* The ladder's first step (balloons squeezed) gets this long to show
+ * before a guest is shed anyway. */
+#define SHED_SQUEEZE_WAIT_USEC (5 * UINT64_C(1000000))
+#define SHED_SQUEEZE_MAX 64
+#define SHED_SQUEEZE_SLACK_BYTES (2 * UINT64_C(1048576))
 
 typedef struct ShedState {
         ShedBook book;
@@ -47,6 +52,12 @@ typedef struct ShedState {
                 char name[DENSITY_NAME_MAX];
         } requests[SHED_REQUESTS_MAX];
         uint64_t roomy_since_usec; /* memory roomy since, 0: not roomy */
+        uint64_t squeeze_since_usec; /* first seen waiting for balloons in this shortage, 0: none */
+        size_t n_squeezed;           /* balloons squeezed in this shortage, and their targets */
+        struct {
+                char uuid[DENSITY_UUID_LEN];
+                uint64_t target_bytes;
+        } squeezed[SHED_SQUEEZE_MAX];
 } ShedState;
 
 static void *shed_state_new(void) {
@@ -337,9 +348,52 @@ static int shed_requests(ShedState *st, const Snapshot *s, const Policy *p, Plan
         return r;
 }
 
+/* Balloons being squeezed: shrinks planned this tick (by the balloon
+ * controller, which runs first) are remembered with their targets, and a
+ * balloon counts until its guest is at its target (a balloon inflates in
+ * the guest after the hypervisor has taken the request) or gone. */
+static size_t shed_balloons_squeezing(ShedState *st, const Snapshot *s, const Plan *plan) {
+        for (size_t i = 0; i < plan->n; i++) {
+                const Action *a = &plan->actions[i];
+                const GuestSample *g = a->kind == ACTION_BALLOON ? guest_by_uuid(s, a->uuid) : NULL;
+                if (!g || a->bytes >= g->balloon_actual_bytes)
+                        continue;
+                size_t k = 0;
+                while (k < st->n_squeezed && strcmp(st->squeezed[k].uuid, a->uuid) != 0)
+                        k++;
+                if (k == SHED_SQUEEZE_MAX)
+                        continue; /* the wait is bounded by time anyway */
+                if (k == st->n_squeezed)
+                        st->n_squeezed++;
+                strscpy(st->squeezed[k].uuid, sizeof(st->squeezed[k].uuid), a->uuid);
+                st->squeezed[k].target_bytes = a->bytes;
+        }
+        size_t n = 0;
+        for (size_t k = 0; k < st->n_squeezed; k++) {
+                const GuestSample *g = guest_by_uuid(s, st->squeezed[k].uuid);
+                if (g && g->balloon_actual_bytes > st->squeezed[k].target_bytes + SHED_SQUEEZE_SLACK_BYTES)
+                        n++;
+        }
+        return n;
+}
+
 /* The guest to shed now, if any, as an action; else why not in st. */
 static int shed_one(ShedState *st, const Snapshot *s, const Policy *p, const ShedPressure *x, Plan *plan) {
         uint64_t now = s->timestamp_usec;
+        /* The ladder: balloons first (squeezed to their lower bounds), a
+         * shed only if that is not enough, or takes too long to show. */
+        size_t squeezing = shed_balloons_squeezing(st, s, plan);
+        if (squeezing > 0) {
+                if (!st->squeeze_since_usec)
+                        st->squeeze_since_usec = now;
+                if (since(now, st->squeeze_since_usec) < SHED_SQUEEZE_WAIT_USEC) {
+                        shed_set(st, "squeezing", now,
+                                 "%s: %zu balloon%s squeezed first; a guest is shed only if that is not enough "
+                                 "(waiting at most %.0f s)",
+                                 x->reason, squeezing, squeezing == 1 ? "" : "s", (double) SHED_SQUEEZE_WAIT_USEC / 1e6);
+                        return 0;
+                }
+        }
         for (size_t i = 0; i < st->book.n; i++)
                 if (st->book.entries[i].stage == SHED_STAGE_SHEDDING) {
                         shed_set(st, "shedding", now, "%s: %s is being shed; one at a time", x->reason,
@@ -462,6 +516,10 @@ static int shed_plan(const Snapshot *s, const Policy *p, void *state, Plan *plan
         shed_pressure(&s->host, &p->shed, &x);
         if (x.level != SHED_LEVEL_ROOMY)
                 st->roomy_since_usec = 0;
+        if (x.level != SHED_LEVEL_SHORT) {
+                st->squeeze_since_usec = 0;
+                st->n_squeezed = 0;
+        }
         if (!p->shed.enable) {
                 shed_set(st, "off", now, "Enable=no: memory %s (%s)", shed_level_name(x.level), x.reason);
                 return 0;

@@ -36,7 +36,8 @@ static void world_init_step(World *w, const char *step, const char *extra) {
                  "[Class low]\nMatch=low-*\nPriority=10\n"
                  "[Class big]\nMatch=big-*\nShares=4000\n"
                  "[Class firm]\nMatch=firm-*\nFloor=90%%\n"
-                 "[Class fixed]\nMatch=fixed-*\nFloor=700M\n%s",
+                 "[Class fixed]\nMatch=fixed-*\nFloor=700M\n"
+                 "[Class keep]\nMatch=keep-*\nShed=never\n%s",
                  step ? step : "10% 128M", extra ? extra : "");
         PolicyErrors e = {};
         int r = policy_parse(text, "t.conf", &w->p, &e);
@@ -84,7 +85,7 @@ static GuestSample *guest(World *w, const char *name, uint64_t max_mib, uint64_t
         snprintf(g->name, sizeof(g->name), "%s", name);
         snprintf(g->uuid, sizeof(g->uuid), "uuid-%s", name);
         const char *cls = "default";
-        const char *prefixes[] = { "low", "big", "firm", "fixed" };
+        const char *prefixes[] = { "low", "big", "firm", "fixed", "keep" };
         for (size_t k = 0; k < ELEMENTSOF(prefixes); k++)
                 if (strncmp(name, prefixes[k], strlen(prefixes[k])) == 0)
                         cls = prefixes[k];
@@ -524,6 +525,40 @@ static void test_stuck(void) {
         world_done(&w);
 }
 
+/* Short by the shedder's measure (the VMs' cgroup over CgroupUsageAbove=
+ * 95%): guests that may be shed give all they can at once, StepMax= aside;
+ * a guest whose class says Shed=never only what the usual split asks. */
+static void test_squeeze(void) {
+        World w;
+        world_init(&w, NULL);
+        w.s.host.cgroup.usage_bytes = 3950 * MIB;
+        guest(&w, "a", 1024, 1024, 100);
+        guest(&w, "keep-1", 1024, 1024, 100);
+        Plan plan = {};
+        plan_tick(&w, &plan);
+        const Action *a = action_for(&plan, "a");
+        CHECK(a != NULL);
+        CHECK_U64(a->bytes, 512 * MIB); /* its floor, in one go: 5 steps' worth */
+        CHECK_CONTAINS(a->reason, "squeezed to its lower bound before any guest is shed");
+        CHECK(action_for(&plan, "keep-1") == NULL);
+        ControllerStatus cs;
+        balloon_controller.status(w.state, &cs);
+        CHECK_STR(cs.state, "squeezing");
+        check_bounds(&w, &plan);
+        plan_clear(&plan);
+        world_done(&w);
+
+        /* The shedder off: no squeeze, the usual steps. */
+        world_init(&w, "[Shed]\nEnable=no\n");
+        w.s.host.cgroup.usage_bytes = 3950 * MIB;
+        guest(&w, "a", 1024, 1024, 100);
+        plan_tick(&w, &plan);
+        CHECK(plan.n == 1);
+        CHECK_U64(plan.actions[0].bytes, 922 * MIB);
+        plan_clear(&plan);
+        world_done(&w);
+}
+
 static void test_dry_run(void) {
         World w;
         world_init(&w, "[Daemon]\nDryRun=yes\n");
@@ -554,6 +589,7 @@ int main(void) {
         RUN(test_pressure);
         RUN(test_no_oscillation);
         RUN(test_stuck);
+        RUN(test_squeeze);
         RUN(test_dry_run);
         return 0;
 }

@@ -104,6 +104,60 @@ static const ShedEntry *booked(World *w, const char *name) {
         return shed_book_find(shed_controller_book(w->state, NULL), uuid);
 }
 
+/* The ladder's first step: balloons the balloon controller squeezed this
+ * tick come first; a guest is shed once they are at their targets and
+ * memory is still short, or after 5 s if they never get there. */
+static void test_squeeze_first(void) {
+        for (int reach = 0; reach < 2; reach++) {
+                World w;
+                ControllerStatus c;
+                world_init(&w);
+                GuestSample *web = guest(&w, "web-1", "default", 600 * MIB);
+                web->has_balloon = true;
+                web->balloon_actual_bytes = 1024 * MIB;
+                web->balloon_maximum_bytes = 1024 * MIB;
+                guest(&w, "batch-1", "batch", 300 * MIB);
+                w.s.host.mem.mem_available_bytes = 300 * MIB;
+                Plan plan = {};
+                Action a = action_balloon("balloon", web, 700 * MIB, "squeezed");
+                CHECK_OK(plan_add(&plan, &a));
+                CHECK_OK(shed_controller.plan(&w.s, &w.p, w.state, &plan));
+                CHECK(plan.n == 1); /* the balloon only */
+                CHECK_STR(state_of(&w, &c), "squeezing");
+                CHECK_CONTAINS(c.reason, "1 balloon squeezed first");
+                /* A second later, still inflating: still waiting. */
+                advance(&w, 1);
+                CHECK(tick(&w, &plan) == 0);
+                CHECK_STR(state_of(&w, &c), "squeezing");
+                if (reach) {
+                        /* At its target, memory still short: the next step. */
+                        web->balloon_actual_bytes = 701 * MIB;
+                        advance(&w, 1);
+                } else
+                        advance(&w, 5); /* never there: 5 s is the most it waits */
+                CHECK(tick(&w, &plan) == 1);
+                CHECK(plan.actions[0].kind == ACTION_SAVE);
+                CHECK_STR(plan.actions[0].guest, "batch-1");
+                plan_clear(&plan);
+                world_done(&w);
+        }
+        /* A balloon that grows (a pressured guest) is no squeeze. */
+        World w;
+        world_init(&w);
+        GuestSample *web = guest(&w, "web-1", "default", 600 * MIB);
+        web->has_balloon = true;
+        web->balloon_actual_bytes = 512 * MIB;
+        guest(&w, "batch-1", "batch", 300 * MIB);
+        w.s.host.mem.mem_available_bytes = 300 * MIB;
+        Plan plan = {};
+        Action a = action_balloon("balloon", web, 700 * MIB, "grows");
+        CHECK_OK(plan_add(&plan, &a));
+        CHECK_OK(shed_controller.plan(&w.s, &w.p, w.state, &plan));
+        CHECK(plan.n == 2 && plan.actions[1].kind == ACTION_SAVE);
+        plan_clear(&plan);
+        world_done(&w);
+}
+
 static void test_shed_ladder(void) {
         World w;
         Plan plan = {};
@@ -487,6 +541,7 @@ static void test_by_hand(void) {
 
 int main(void) {
         RUN(test_shed_ladder);
+        RUN(test_squeeze_first);
         RUN(test_restore_failure_and_restart);
         RUN(test_adopted);
         RUN(test_store_fails);
