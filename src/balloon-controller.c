@@ -469,6 +469,7 @@ static int balloon_plan(const Snapshot *s, const Policy *p, void *state, Plan *p
                 Lot *l = &lots[i];
                 balloon_judge(l->g, p, l->bg, now, &l->j);
                 l->bg->lower_bytes = l->j.eligible ? l->j.lower_bytes : 0;
+                l->bg->floor_bytes = l->j.floor_bytes;
                 if (l->j.pressured)
                         l->bg->pressured_usec = now;
                 if (!l->j.eligible) {

@@ -371,6 +371,7 @@ static json_object *control_balloon_guest_json(const BalloonGuest *b) {
         jadd(o, "target_bytes", b->target_usec ? ju(b->target_bytes) : NULL);
         jadd(o, "target_set", jtime(b->target_usec));
         jadd(o, "lower_bytes", b->lower_bytes ? ju(b->lower_bytes) : NULL);
+        jadd(o, "floor_bytes", b->floor_bytes ? ju(b->floor_bytes) : NULL);
         jadd(o, "overhead_bytes", b->has_rss ? ju(b->overhead_bytes) : NULL);
         jadd(o, "last_action", b->last_action[0] ? json_object_new_string(b->last_action) : NULL);
         return o;
@@ -762,18 +763,18 @@ static void print_balloons(FILE *f, json_object *guests, size_t n, int w) {
                 b0 = jget(json_object_array_get_idx(guests, i), "balloon");
         if (!b0)
                 return;
-        fprintf(f, "\nBalloons\n%-*s %-9s %8s %8s %8s %8s %s\n", w, "NAME", "STATE", "ACTUAL", "TARGET", "LOWER",
-                "QEMU+", "WHY");
-        fprintf(f, "%-*s %-9s %8s %8s %8s %8s\n", w, "", "", "MiB", "MiB", "MiB", "MiB");
+        fprintf(f, "\nBalloons\n%-*s %-9s %7s %7s %7s %7s %7s %s\n", w, "NAME", "STATE", "ACTUAL", "TARGET", "FLOOR",
+                "LOWER", "QEMU+", "WHY");
+        fprintf(f, "%-*s %-9s %7s %7s %7s %7s %7s\n", w, "", "", "MiB", "MiB", "MiB", "MiB", "MiB");
         for (size_t i = 0; i < n; i++) {
                 json_object *g = json_object_array_get_idx(guests, i), *b = jget(g, "balloon");
                 if (!b)
                         continue;
-                char act[32], tgt[32], low[32], over[32];
-                fprintf(f, "%-*s %-9s %8s %8s %8s %8s %s\n", w, jstr(g, "name", "?"), jstr(b, "state", "?"),
+                char act[32], tgt[32], flo[32], low[32], over[32];
+                fprintf(f, "%-*s %-9s %7s %7s %7s %7s %7s %s\n", w, jstr(g, "name", "?"), jstr(b, "state", "?"),
                         fmt_mib(act, sizeof(act), g, "balloon_actual_bytes"), fmt_mib(tgt, sizeof(tgt), b, "target_bytes"),
-                        fmt_mib(low, sizeof(low), b, "lower_bytes"), fmt_mib(over, sizeof(over), b, "overhead_bytes"),
-                        jstr(b, "reason", ""));
+                        fmt_mib(flo, sizeof(flo), b, "floor_bytes"), fmt_mib(low, sizeof(low), b, "lower_bytes"),
+                        fmt_mib(over, sizeof(over), b, "overhead_bytes"), jstr(b, "reason", ""));
         }
 }
 

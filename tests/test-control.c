@@ -448,8 +448,16 @@ static void test_status_control_plane(void) {
                          .since_usec = 1700000000000000, .stage_usec = 1700000000500000,
                          .reason = "MemAvailable 300 MiB is below MemAvailableBelow= (512 MiB)" };
         CHECK_OK(shed_book_put(&book, &se));
-        ControllerReport reports[2] = {
+        BalloonGuest bg = { .state = "reduced", .reason = "400 of 512 MiB (uses 100 MiB, lower bound 256 MiB)",
+                            .actual_bytes = 400 * MIB, .maximum_bytes = 512 * MIB, .lower_bytes = 256 * MIB,
+                            .floor_bytes = 256 * MIB, .overhead_bytes = 60 * MIB, .has_rss = true,
+                            .target_bytes = 400 * MIB, .target_usec = 1700000000000000 };
+        snprintf(bg.uuid, sizeof(bg.uuid), "%s", snap.guests[0].uuid);
+        ControllerReport reports[3] = {
                 { .name = "ksm", .status = { .mode = "auto", .state = "idle" } },
+                { .name = "balloon", .status = { .state = "steady" }, .has_balloon = true,
+                  .balloon = { .n_guests = 1, .guests = &bg, .inflated_bytes_total = 112 * MIB, .has_host = true,
+                               .capacity_bytes = 4096 * MIB, .use_bytes = 3000 * MIB, .target_use_bytes = 3277 * MIB } },
                 { .name = "shed", .status = { .state = "cooling" }, .shed_book = &book },
         };
         ControlDaemonInfo in = info;
@@ -458,7 +466,7 @@ static void test_status_control_plane(void) {
         in.decisions = dec;
         in.n_decisions = 2;
         in.controllers = reports;
-        in.n_controllers = 2;
+        in.n_controllers = 3;
         json_object *st = control_status_json(&snap, &in);
         CHECK(st);
         json_object *d = get(st, "daemon");
@@ -496,6 +504,16 @@ static void test_status_control_plane(void) {
         CHECK_I64(get_int(s0, "memory_bytes"), 300 * MIB);
         CHECK_I64(get_int(s0, "priority"), 10);
         CHECK_I64(get_int(s0, "restore_failures"), 0);
+        /* The balloon controller's view, per guest and for the host. */
+        json_object *b0 = get(m, "balloon");
+        CHECK_STR(json_object_get_string(get(b0, "state")), "reduced");
+        CHECK_I64(get_int(b0, "target_bytes"), 400 * MIB);
+        CHECK_I64(get_int(b0, "floor_bytes"), 256 * MIB);
+        CHECK_I64(get_int(b0, "overhead_bytes"), 60 * MIB);
+        CHECK(json_object_is_type(get(b0, "last_action"), json_type_null));
+        CHECK(json_object_is_type(get(nob, "balloon"), json_type_null));
+        CHECK_I64(get_int(get(st, "balloon"), "inflated_bytes_total"), 112 * MIB);
+        CHECK_I64(get_int(get(st, "balloon"), "target_use_bytes"), 3277 * MIB);
 
         char *text = NULL;
         size_t len = 0;
@@ -513,6 +531,9 @@ static void test_status_control_plane(void) {
         CHECK_CONTAINS(text, "gone-1 shed      save         300 ");
         CHECK_CONTAINS(text, "MemAvailable 300 MiB is below MemAvailableBelow= (512 MiB)\n");
         CHECK_CONTAINS(text, "shed: cooling");
+        CHECK_CONTAINS(text, "\nBalloons\n");
+        CHECK_CONTAINS(text, " reduced       ");
+        CHECK_CONTAINS(text, "meta    reduced         -     400     256     256      60 400 of 512 MiB (uses 100 MiB, lower bound 256 MiB)\n");
         free(text);
         json_object_put(st);
         shed_book_clear(&book);

@@ -250,6 +250,33 @@ static void test_shed_metrics(void) {
         shed_book_clear(&book);
 }
 
+static void test_balloon_metrics(void) {
+        Snapshot *s = snapshot_literal();
+        BalloonGuest g[2] = {
+                { .name = "a", .state = "shrinking", .target_bytes = 300, .target_usec = 1, .lower_bytes = 200,
+                  .overhead_bytes = 50, .has_rss = true },
+                { .name = "b \"x\"", .state = "left" },
+        };
+        ControllerReport r[1] = { { .name = "balloon", .status = { .state = "shrinking" }, .has_balloon = true,
+                                    .balloon = { .n_guests = 2, .guests = g, .inflated_bytes_total = 7,
+                                                 .deflated_bytes_total = 3, .has_host = true, .capacity_bytes = 100,
+                                                 .target_use_bytes = 80 } } };
+        char *text = NULL;
+        size_t len = 0;
+        CHECK_OK(prom_render(s, NULL, 0, r, 1, &text, &len));
+        check_exposition(text);
+        CHECK_CONTAINS(text, "density_balloon_inflated_bytes_total 7\n");
+        CHECK_CONTAINS(text, "density_balloon_deflated_bytes_total 3\n");
+        CHECK_CONTAINS(text, "density_balloon_capacity_bytes 100\n");
+        CHECK_CONTAINS(text, "density_balloon_target_use_bytes 80\n");
+        CHECK_CONTAINS(text, "density_guest_balloon_target_bytes{domain=\"a\"} 300\n");
+        CHECK_CONTAINS(text, "density_guest_balloon_lower_bytes{domain=\"a\"} 200\n");
+        CHECK_CONTAINS(text, "density_guest_qemu_overhead_bytes{domain=\"a\"} 50\n");
+        CHECK_CONTAINS(text, "density_guest_balloon_state{domain=\"b \\\"x\\\"\",state=\"left\"} 1\n");
+        CHECK_NOT_CONTAINS(text, "density_guest_balloon_target_bytes{domain=\"b");
+        free(text);
+}
+
 static void test_write(void) {
         char *dir = test_mkdtemp();
         const Snapshot *s = snapshot_literal();
@@ -277,11 +304,17 @@ int main(int argc, char **argv) {
                 ShedEntry e = { .uuid = "u-1", .name = "gone-1", .class_name = "default", .action = SHED_SAVE,
                                 .stage = SHED_STAGE_SHED, .bytes = 1 };
                 CHECK_OK(shed_book_put(&book, &e));
-                ControllerReport r[1] = { { .name = "shed", .status = { .state = "watching" }, .shed_book = &book } };
+                BalloonGuest g = { .name = "a", .state = "reduced", .target_bytes = 3, .target_usec = 1,
+                                   .lower_bytes = 2, .overhead_bytes = 1, .has_rss = true };
+                ControllerReport r[2] = {
+                        { .name = "shed", .status = { .state = "watching" }, .shed_book = &book },
+                        { .name = "balloon", .status = { .state = "steady" }, .has_balloon = true,
+                          .balloon = { .n_guests = 1, .guests = &g, .has_host = true, .capacity_bytes = 9 } },
+                };
                 JournalCounter c[1] = { { .controller = "shed", .kind = ACTION_SAVE, .result = RESULT_DONE, .count = 1 } };
                 char *text = NULL;
                 size_t len = 0;
-                CHECK_OK(prom_render(snapshot_literal(), c, 1, r, 1, &text, &len));
+                CHECK_OK(prom_render(snapshot_literal(), c, 1, r, 2, &text, &len));
                 fputs(text, stdout);
                 free(text);
                 shed_book_clear(&book);
@@ -290,6 +323,7 @@ int main(int argc, char **argv) {
         RUN(test_render);
         RUN(test_render_bare_host);
         RUN(test_shed_metrics);
+        RUN(test_balloon_metrics);
         RUN(test_write);
         return 0;
 }

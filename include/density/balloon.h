@@ -50,6 +50,7 @@ typedef struct BalloonGuest {
         uint64_t actual_bytes;
         uint64_t maximum_bytes;
         uint64_t lower_bytes;      /* 0: unknown (not eligible) */
+        uint64_t floor_bytes;      /* its class's Floor=, 0: unknown (no maximum) */
         uint64_t overhead_bytes;   /* qemu's own: host RSS above the balloon size, 0 if none */
         bool has_rss;
         /* The last target densityd set, and when (0: none since it started). */
