@@ -15,36 +15,36 @@ CROSS="$SRC/contrib/cross/aarch64-linux-gnu.ini"
 # libc6:arm64 gives /lib/ld-linux-aarch64.so.1, which qemu-aarch64 runs the
 # binaries with; qemu-user without its Recommends (qemu-user-binfmt).
 CROSS_PKGS="gcc-aarch64-linux-gnu qemu-user libc6:arm64 libc6-dev:arm64 libvirt-dev:arm64
-  libsystemd-dev:arm64 libproc2-dev:arm64 libjson-c-dev:arm64 libinih-dev:arm64 libxml2-dev:arm64"
+	libsystemd-dev:arm64 libproc2-dev:arm64 libjson-c-dev:arm64 libinih-dev:arm64 libxml2-dev:arm64"
 
 "$SRC/contrib/deps.sh" build || exit 2
 
 want=()
 for p in $CROSS_PKGS; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || want+=("$p")
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || want+=("$p")
 done
 if [ ${#want[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "cross-test.sh: missing packages (${want[*]}); run as root to install them" >&2
-    exit 2
-  fi
-  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-    echo "cross-test.sh: dpkg --add-architecture arm64" >&2
-    dpkg --add-architecture arm64
-  fi
-  echo "cross-test.sh: installing ${want[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q >/dev/null
-  # Multiarch: the :arm64 libraries need the same versions as their amd64
-  # twins, so apt may upgrade some amd64 libraries along with them.
-  apt-get install -y -q --no-install-recommends "${want[@]}" >/dev/null
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "cross-test.sh: missing packages (${want[*]}); run as root to install them" >&2
+		exit 2
+	fi
+	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		echo "cross-test.sh: dpkg --add-architecture arm64" >&2
+		dpkg --add-architecture arm64
+	fi
+	echo "cross-test.sh: installing ${want[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >/dev/null
+	# Multiarch: the :arm64 libraries need the same versions as their amd64
+	# twins, so apt may upgrade some amd64 libraries along with them.
+	apt-get install -y -q --no-install-recommends "${want[@]}" >/dev/null
 fi
 
 cd "$SRC"
 if [ -f "$BUILD/build.ninja" ]; then
-  nice -n 19 meson setup --reconfigure "$BUILD" --cross-file "$CROSS" >/dev/null
+	nice -n 19 meson setup --reconfigure "$BUILD" --cross-file "$CROSS" >/dev/null
 else
-  nice -n 19 meson setup "$BUILD" --cross-file "$CROSS" >/dev/null
+	nice -n 19 meson setup "$BUILD" --cross-file "$CROSS" >/dev/null
 fi
 nice -n 19 meson compile -C "$BUILD" >/dev/null
 
@@ -56,13 +56,13 @@ log="$BUILD/meson-logs/testlog.json"
 echo
 echo "cross-test.sh: aarch64 ($(aarch64-linux-gnu-gcc -dumpversion), $(qemu-aarch64 --version | head -n 1)):"
 if command -v jq >/dev/null && [ -f "$log" ]; then
-  jq -rs 'group_by(.result) | map("  \(.[0].result): \(length)") | .[]' "$log"
-  jq -rs '.[] | select(.result != "OK" and .result != "SKIP") | "  not OK: \(.name) (\(.result))"' "$log"
+	jq -rs 'group_by(.result) | map("  \(.[0].result): \(length)") | .[]' "$log"
+	jq -rs '.[] | select(.result != "OK" and .result != "SKIP") | "  not OK: \(.name) (\(.result))"' "$log"
 fi
 if [ $rc -eq 0 ]; then
-  echo "cross-test.sh: all unit and fixtures tests passed under qemu-user"
+	echo "cross-test.sh: all unit and fixtures tests passed under qemu-user"
 else
-  echo "cross-test.sh: FAILED (meson test exit status $rc); log: $BUILD/meson-logs/testlog.txt" >&2
-  rc=1
+	echo "cross-test.sh: FAILED (meson test exit status $rc); log: $BUILD/meson-logs/testlog.txt" >&2
+	rc=1
 fi
 exit $rc
