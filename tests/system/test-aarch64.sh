@@ -291,36 +291,45 @@ else
 fi
 show_figures
 
-# The same still state through the status table and density.prom.
+# The same still state through the status table and density.prom. Polled:
+# what differs goes to $WORK/why, shown only when the last try failed.
+why() { cat >"$WORK/why"; }
 tables_equal() {
-	ctl_x86 "$WORK/x86" status >"$WORK/x86.txt" && ctl_aarch64 "$WORK/aarch64" status >"$WORK/aarch64.txt" &&
-		ctl_x86 "$WORK/aarch64" status >"$WORK/x86-ctl-aarch64d.txt" || return 1
+	if ! ctl_x86 "$WORK/x86" status >"$WORK/x86.txt" || ! ctl_aarch64 "$WORK/aarch64" status >"$WORK/aarch64.txt" ||
+		! ctl_x86 "$WORK/aarch64" status >"$WORK/x86-ctl-aarch64d.txt"; then
+		echo "densityctl status failed" | why
+		return 1
+	fi
 	local a b c
 	a=$(grep "^dtest-" "$WORK/x86.txt")
 	b=$(grep "^dtest-" "$WORK/aarch64.txt")
 	c=$(grep "^dtest-" "$WORK/x86-ctl-aarch64d.txt")
 	[ -n "$a" ] && [ "$a" = "$b" ] && [ "$b" = "$c" ] && return 0
-	diag "x86:"
-	diag "$a"
-	diag "aarch64:"
-	diag "$b"
-	diag "x86 densityctl, aarch64 densityd:"
-	diag "$c"
+	printf 'x86:\n%s\naarch64:\n%s\nx86 densityctl, aarch64 densityd:\n%s\n' "$a" "$b" "$c" | why
 	return 1
 }
-check "paused guests: the status table's guest rows are the same from both builds" wait_for 10 tables_equal
+check "paused guests: the status table's guest rows are the same from both builds" wait_for 10 tables_equal ||
+	diag "$(cat "$WORK/why")"
 grep -E "^(NAME|dtest-)" "$WORK/aarch64.txt" | while read -r l; do diag "aarch64: $l"; done
 prom_guests() { grep '^density_guest_' "$1" | grep -v '^density_guest_stats_age_seconds' | sort; }
 prom_names() { grep -v '^#' "$1" | sed 's/[{ ].*//' | sort -u; }
 proms_equal() {
 	local x=$WORK/x86/prom/density.prom a=$WORK/aarch64/prom/density.prom
-	[ -s "$x" ] && [ -s "$a" ] || return 1
-	[ "$(prom_names "$x")" = "$(prom_names "$a")" ] || { diag "metric names differ"; return 1; }
-	[ "$(prom_guests "$x")" = "$(prom_guests "$a")" ] ||
-		{ diff <(prom_guests "$x") <(prom_guests "$a") | while read -r l; do diag "$l"; done; return 1; }
+	if [ ! -s "$x" ] || [ ! -s "$a" ]; then
+		echo "a density.prom is missing or empty" | why
+		return 1
+	fi
+	if [ "$(prom_names "$x")" != "$(prom_names "$a")" ]; then
+		diff <(prom_names "$x") <(prom_names "$a") | why
+		return 1
+	fi
+	if [ "$(prom_guests "$x")" != "$(prom_guests "$a")" ]; then
+		diff <(prom_guests "$x") <(prom_guests "$a") | why
+		return 1
+	fi
 }
 check "paused guests: density.prom has the same metrics, and the same guest series and values, from both builds" \
-	wait_for 10 proms_equal
+	wait_for 10 proms_equal || diag "$(cat "$WORK/why")"
 diag "aarch64 density.prom: $(prom_guests "$WORK/aarch64/prom/density.prom" | wc -l) guest series, $(prom_names "$WORK/aarch64/prom/density.prom" | wc -l) metrics"
 while read -r name; do virsh -c qemu:///system resume "$name" >/dev/null; done <"$WORK/running"
 
