@@ -3,13 +3,14 @@
 # densityd and densityctl, run under qemu-user, sample real guests through
 # the real libvirtd socket beside the native (x86-64) build, and both report
 # the same. Each daemon has its own policy, socket and state, with nothing
-# that acts ([Ksm] Mode=off, [Shed] Enable=no, DryRun=yes): no KSM knob
-# changes, nothing is journaled as applied, every guest keeps running.
-# Compared per guest: name, UUID, id, PID, balloon actual and maximum,
-# facts, class equal; RSS and NUMA bytes within 8 MiB; the guest's balloon
-# stats equal when both read the same stats update. Host: MemTotal, page
-# size, swap, NUMA nodes, the VMs' cgroup, the KSM files equal. Then every
-# guest paused, so nothing moves: every figure equal to the byte, in status
+# that acts ([Ksm] Mode=off, [Shed] and [Balloon] Enable=no, DryRun=yes):
+# no KSM knob changes, nothing is journaled as applied, every guest keeps
+# running. Compared per guest: name, UUID, id, PID, balloon actual and
+# maximum, facts, class, balloon state and floor equal; RSS and NUMA bytes
+# within 8 MiB; the guest's balloon stats equal when both read the same
+# stats update. Host: MemTotal, page size, swap, NUMA nodes, the VMs'
+# cgroup, the KSM files, the controllers' states equal. Then every guest
+# paused, so nothing moves: every figure equal to the byte, in status
 # --json, the status table and density.prom. densityctl of either build
 # talks to densityd of either build. Output: TAP.
 # Usage: test-aarch64.sh [DENSITYD DENSITYCTL]   (the aarch64 build's;
@@ -120,6 +121,8 @@ DryRun=yes
 Mode=off
 [Shed]
 Enable=no
+[Balloon]
+Enable=no
 EOT
 	DENSITYD=$2 DENSITYCTL=$3 start_daemon "$dir" || return 1
 	PID[$1]=$DAEMON_PID
@@ -188,6 +191,10 @@ compare() {
 	  diff("host"; "cgroup"; $X.host.cgroup | del(.usage_bytes); $A.host.cgroup | del(.usage_bytes)),
 	  diff("host"; "ksm.present"; $X.host.ksm.present; $A.host.ksm.present),
 	  diff("host"; "ksm.files"; $X.host.ksm.files | keys; $A.host.ksm.files | keys),
+	  diff("controllers"; "name, mode, state"; [$X.controllers[] | {name, mode, state}];
+		[$A.controllers[] | {name, mode, state}]),
+	  diff("balloon"; "inflated, deflated"; $X.balloon | {inflated_bytes_total, deflated_bytes_total};
+		$A.balloon | {inflated_bytes_total, deflated_bytes_total}),
 	  diff("guests"; "names"; $XG | keys; $AG | keys),
 	  ($XG | keys[] as $n | select($AG[$n]) | $XG[$n] as $g | $AG[$n] as $h
 		| (["uuid", "id", "pid", "balloon_actual_bytes", "balloon_maximum_bytes", "class", "class_source",
@@ -196,7 +203,8 @@ compare() {
 		  diff($n; "numa nodes"; [$g.numa_nodes[].node]; [$h.numa_nodes[].node]),
 		  (if $exact then
 			(["rss_bytes", "unused_bytes", "available_bytes", "usable_bytes", "disk_caches_bytes",
-			  "balloon_last_update", "ksm_merging_bytes", "ksm_profit_bytes", "numa_nodes"][] as $k
+			  "swap_in_bytes", "major_faults", "balloon_last_update", "ksm_merging_bytes", "ksm_profit_bytes",
+			  "numa_nodes", "balloon"][] as $k
 				| diff($n; $k; $g[$k]; $h[$k]))
 		   else
 			(["rss_bytes", "ksm_merging_bytes", "ksm_profit_bytes"][] as $k
@@ -205,7 +213,10 @@ compare() {
 				| near($n; "numa node \(.[0].node) bytes"; .[0].bytes; .[1].bytes; $rs)),
 			(["unused_bytes", "available_bytes", "usable_bytes", "disk_caches_bytes"][] as $k
 				| if $g.balloon_last_update == $h.balloon_last_update then diff($n; $k; $g[$k]; $h[$k])
-				  else near($n; $k; $g[$k]; $h[$k]; $bs) end)
+				  else near($n; $k; $g[$k]; $h[$k]; $bs) end),
+			(["swap_in_bytes", "major_faults"][] as $k | select($g.balloon_last_update == $h.balloon_last_update)
+				| diff($n; $k; $g[$k]; $h[$k])),
+			diff($n; "balloon state and floor"; $g.balloon | {state, floor_bytes}; $h.balloon | {state, floor_bytes})
 		   end))'
 }
 # agree MODE: one fresh snapshot of each, and no difference.
