@@ -356,8 +356,23 @@ static uint64_t balloon_shrink(Lot *lots, size_t n, uint64_t need, uint64_t now,
         return taken;
 }
 
+/* Growing: larger shares first, then the furthest below its maximum. */
+static int lot_grow_cmp(const void *a, const void *b) {
+        const Lot *x = *(const Lot *const *) a, *y = *(const Lot *const *) b;
+        if (x->priority != y->priority)
+                return x->priority < y->priority ? -1 : 1;
+        if (x->shares != y->shares)
+                return x->shares > y->shares ? -1 : 1;
+        uint64_t dx = x->j.maximum_bytes - x->j.actual_bytes, dy = y->j.maximum_bytes - y->j.actual_bytes;
+        if (dx != dy)
+                return dx > dy ? -1 : 1;
+        return strcmp(x->g->name, y->g->name);
+}
+
 /* Hand room out to the lots below their maximum, highest priority first,
- * split by Shares=. */
+ * split by Shares=. A guest grows by DeadBand= of its maximum at least:
+ * room too small to give every guest that much goes to fewer of them, not
+ * in slivers to all (a journal line per guest and tick for 3 MiB each). */
 static int balloon_grow(Lot *lots, size_t n, uint64_t room, uint64_t now, const Policy *p, const char *why,
                         Plan *plan) {
         _cleanup_free_ Lot **c = calloc(n ? n : 1, sizeof(*c));
@@ -374,14 +389,34 @@ static int balloon_grow(Lot *lots, size_t n, uint64_t room, uint64_t now, const 
                 l->take = 0;
                 c[m++] = l;
         }
-        qsort(c, m, sizeof(*c), lot_priority_cmp);
+        qsort(c, m, sizeof(*c), lot_grow_cmp);
         uint64_t given = 0;
         for (size_t k = m; k > 0 && given + BALLOON_GRAIN_BYTES <= room;) {
                 size_t i = k - 1;
                 while (i > 0 && c[i - 1]->priority == c[k - 1]->priority)
                         i--;
-                balloon_split(c + i, k - i, room - given);
+                /* As many as the room gives a worthwhile move each, in
+                 * the order above (the group sorts ascending by priority,
+                 * then by shares and distance descending). */
+                uint64_t left = room - given, sum = 0;
+                size_t fit = 0;
                 for (size_t x = i; x < k; x++) {
+                        uint64_t min_move = percent_of(c[x]->j.maximum_bytes, p->balloon.dead_band_percent);
+                        if (min_move < BALLOON_GRAIN_BYTES)
+                                min_move = BALLOON_GRAIN_BYTES;
+                        if (min_move > c[x]->cap)
+                                min_move = c[x]->cap;
+                        if (sum + min_move > left)
+                                break;
+                        sum += min_move;
+                        fit++;
+                }
+                if (fit == 0) {
+                        k = i;
+                        continue;
+                }
+                balloon_split(c + i, fit, left);
+                for (size_t x = i; x < i + fit; x++) {
                         Lot *l = c[x];
                         uint64_t target = (l->j.actual_bytes + l->take) / BALLOON_GRAIN_BYTES * BALLOON_GRAIN_BYTES;
                         if (l->take >= l->j.maximum_bytes - l->j.actual_bytes)

@@ -525,6 +525,37 @@ static void test_stuck(void) {
         world_done(&w);
 }
 
+/* Room for less than a worthwhile move each (DeadBand= of a guest's
+ * maximum, 20 MiB here) goes to fewer guests, not in slivers to all; room
+ * for less than one such move, to none. */
+static void test_grow_no_slivers(void) {
+        World w;
+        world_init(&w, NULL);
+        const char *names[] = { "a", "b", "c", "d" };
+        for (size_t i = 0; i < 4; i++)
+                guest(&w, names[i], 1024, 800, 100);
+        uint64_t low = (uint64_t) (0.78 * 4 * GIB);
+        Plan plan = {};
+        w.s.host.cgroup.usage_bytes = low - 15 * MIB;
+        CHECK(plan_tick(&w, &plan) == 0);
+        w.s.host.cgroup.usage_bytes = low - 50 * MIB;
+        CHECK(plan_tick(&w, &plan) == 2);
+        for (size_t i = 0; i < plan.n; i++)
+                CHECK(plan.actions[i].bytes >= 820 * MIB);
+        w.s.host.cgroup.usage_bytes = low - 1 * GIB;
+        plan_clear(&plan);
+        world_done(&w);
+        world_init(&w, NULL);
+        for (size_t i = 0; i < 4; i++)
+                guest(&w, names[i], 1024, 800, 100);
+        w.s.host.cgroup.usage_bytes = low - 1 * GIB;
+        CHECK(plan_tick(&w, &plan) == 4); /* plenty: a step each */
+        for (size_t i = 0; i < plan.n; i++)
+                CHECK_U64(plan.actions[i].bytes, 902 * MIB);
+        plan_clear(&plan);
+        world_done(&w);
+}
+
 /* Short by the shedder's measure (the VMs' cgroup over CgroupUsageAbove=
  * 95%): guests that may be shed give all they can at once, StepMax= aside;
  * a guest whose class says Shed=never only what the usual split asks. */
@@ -589,6 +620,7 @@ int main(void) {
         RUN(test_pressure);
         RUN(test_no_oscillation);
         RUN(test_stuck);
+        RUN(test_grow_no_slivers);
         RUN(test_squeeze);
         RUN(test_dry_run);
         return 0;

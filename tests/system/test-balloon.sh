@@ -10,10 +10,9 @@
 #      120 MiB, each step's exit status checked): its balloon grows back
 #      within 6 ticks of its usable memory falling below its free target,
 #      while the others stay reduced;
-#   3. all along, `virsh dommemstat` every second: no guest ever below its
-#      class floor, nor (once settled) with less usable memory than it had
-#      to start with less the step; every guest still answers at the end;
-#      every move is in the journal with its reason.
+#   3. all along, `virsh dommemstat` of every guest about every second: no
+#      guest ever below its class floor; every guest still answers at the
+#      end; every move is in the journal, done, with its reason.
 # Balloons are put back to their maximum, and guests, budget and KSM as
 # found, when the test ends, also on failure. Output: TAP.
 set -uo pipefail
@@ -111,7 +110,9 @@ diag "4 idle guests of $TESTBED_MEM_MIB MiB use $base MiB of the VMs' cgroup: bu
 	while :; do
 		t=$(date +%s)
 		for g in $(seq 1 $GUESTS); do
-			echo "$t dtest-$g $(actual_mib dtest-$g) $(memstat dtest-$g usable)"
+			vsh dommemstat dtest-$g 2>/dev/null |
+				awk -v t="$t" -v g=dtest-$g '$1 == "actual" { a = int($2 / 1024) } $1 == "usable" { u = int($2 / 1024) }
+					END { if (a != "") print t, g, a, u }'
 		done
 		sleep 1
 	done
@@ -144,8 +145,8 @@ t1=$(ticks)
 check "within 6 ticks every idle guest's balloon inflated and the VMs' usage dropped by 64 MiB or more (tick $t1; usage $base -> $(usage_mib) MiB)" \
 	test "$t1" -le 7 ||
 	diag "$(status | jq -c '[.guests[] | {name, balloon_actual_bytes, usable_bytes, b: .balloon.state, r: .balloon.reason}]')"
-wait_for 30 jqe '.controllers[] | select(.name == "balloon") | .state == "steady"' <(status) ||
-	sleep 10 # settled or not: the rest of the test says how it goes
+balloon_steady() { status | jqe '.controllers[] | select(.name == "balloon") | .state == "steady"'; }
+wait_for 30 balloon_steady || diag "not steady after 30 s: $(status | jq -c '.controllers[] | select(.name == "balloon")')"
 status >"$WORK/status1.json"
 declare -A reduced
 for g in $(seq 2 $GUESTS); do reduced[dtest-$g]=$(actual_mib dtest-$g); done
@@ -199,9 +200,11 @@ kill "$WATCHER" 2>/dev/null
 wait "$WATCHER" 2>/dev/null
 WATCHER=
 samples=$(wc -l <"$WORK/watch")
-below=$(awk -v f=$FLOOR_MIB '$3 != "" && $3 < f' "$WORK/watch" | head -n 3)
-check "no guest below its floor ($FLOOR_MIB MiB) in $samples samples of virsh dommemstat, one a second" \
-	test -z "$below" -a "$samples" -gt 100 || diag "$below"
+span=$(awk 'NR == 1 { a = $1 } { b = $1 } END { print b - a }' "$WORK/watch")
+below=$(awk -v f=$FLOOR_MIB '$3 < f' "$WORK/watch" | head -n 3)
+# At least one sample of each guest every 2 s on average.
+check "no guest below its floor ($FLOOR_MIB MiB) in $samples samples of virsh dommemstat over $span s" \
+	test -z "$below" -a "$samples" -ge $((span * GUESTS / 2)) -a "$span" -ge 20 || diag "$below"
 lowest=$(awk '$3 != "" && (m == "" || $3 < m) { m = $3 } END { print m }' "$WORK/watch")
 diag "lowest balloon seen: $lowest MiB"
 pongs=0
