@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "density/class.h"
+#include "density/meminfo.h"
 #include "density/util.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -21,10 +22,11 @@ int balloon_capacity(const HostSample *h, uint64_t *ret_capacity_bytes, uint64_t
                 *ret_what = "the VMs' cgroup limit";
                 return 0;
         }
-        if (m->mem_total_bytes == 0 || m->mem_available_bytes > m->mem_total_bytes)
+        uint64_t available = meminfo_available_bytes(m);
+        if (m->mem_total_bytes == 0 || available > m->mem_total_bytes)
                 return -ENODATA;
         *ret_capacity_bytes = m->mem_total_bytes;
-        *ret_use_bytes = m->mem_total_bytes - m->mem_available_bytes;
+        *ret_use_bytes = m->mem_total_bytes - available;
         *ret_what = "host memory";
         return 0;
 }

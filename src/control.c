@@ -170,6 +170,8 @@ static json_object *control_host_json(const HostSample *h) {
         jadd(o, "swap_free_bytes", ju(h->mem.swap_free_bytes));
         jadd(o, "oom_kills", h->mem.has_oom_kill ? ju(h->mem.oom_kill_total) : NULL);
         jadd(o, "page_size_bytes", ju(h->page_size_bytes));
+        jadd(o, "zfs_arc_bytes", h->mem.has_zfs_arc ? ju(h->mem.zfs_arc_bytes) : NULL);
+        jadd(o, "zfs_arc_min_bytes", h->mem.has_zfs_arc ? ju(h->mem.zfs_arc_min_bytes) : NULL);
 
         json_object *psi = NULL;
         if (h->psi.has_some) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "density/class.h"
+#include "density/meminfo.h"
 #include "density/util.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -249,7 +250,7 @@ int ksm_commitment(const Snapshot *s, uint64_t *ret_committed, uint64_t *ret_cap
         uint64_t capacity = h->mem.mem_total_bytes;
         if (h->cgroup.version > 0 && h->cgroup.has_limit && h->cgroup.limit_bytes < capacity)
                 capacity = h->cgroup.limit_bytes;
-        uint64_t reachable = rss + h->mem.mem_available_bytes;
+        uint64_t reachable = rss + meminfo_available_bytes(&h->mem);
         if (reachable < capacity)
                 capacity = reachable;
         if (capacity == 0)

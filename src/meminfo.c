@@ -2,6 +2,8 @@
 #include "density/meminfo.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <libproc2/meminfo.h>
@@ -27,6 +29,34 @@ int meminfo_parse(const char *buf, MeminfoSample *ret) {
         if (find_key_u64(buf, "SwapFree", &v) == 0)
                 m.swap_free_bytes = v * KIB;
         *ret = m;
+        return 0;
+}
+
+uint64_t meminfo_available_bytes(const MeminfoSample *m) {
+        uint64_t a = m->mem_available_bytes;
+        if (m->has_zfs_arc && m->zfs_arc_bytes > m->zfs_arc_min_bytes)
+                a += m->zfs_arc_bytes - m->zfs_arc_min_bytes;
+        return m->mem_total_bytes && a > m->mem_total_bytes ? m->mem_total_bytes : a;
+}
+
+int zfs_arcstats_parse(const char *buf, uint64_t *ret_size_bytes, uint64_t *ret_min_bytes) {
+        bool has_size = false, has_min = false;
+        uint64_t size = 0, min = 0;
+        for (const char *l = buf; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+                char name[64];
+                unsigned type;
+                uint64_t v;
+                if (sscanf(l, "%63s %u %" SCNu64, name, &type, &v) != 3)
+                        continue; /* the kstat header rows */
+                if (strcmp(name, "size") == 0)
+                        size = v, has_size = true;
+                else if (strcmp(name, "c_min") == 0)
+                        min = v, has_min = true;
+        }
+        if (!has_size || !has_min)
+                return -EINVAL;
+        *ret_size_bytes = size;
+        *ret_min_bytes = min;
         return 0;
 }
 
@@ -75,6 +105,12 @@ int meminfo_read(const char *proc_root, MeminfoSample *ret) {
         if (read_file_at(proc_root, "vmstat", &vmstat, NULL) == 0 &&
             find_key_u64(vmstat, "oom_kill", &m.oom_kill_total) == 0)
                 m.has_oom_kill = true;
+        /* ZFS hosts lose guests to the OOM killer when the ARC is taken for
+         * used memory: it is not in MemAvailable, yet it shrinks on demand. */
+        _cleanup_free_ char *arc = NULL;
+        if (read_file_at(proc_root, "spl/kstat/zfs/arcstats", &arc, NULL) == 0 &&
+            zfs_arcstats_parse(arc, &m.zfs_arc_bytes, &m.zfs_arc_min_bytes) == 0)
+                m.has_zfs_arc = true;
         *ret = m;
         return 0;
 }

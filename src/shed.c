@@ -10,6 +10,7 @@
 
 #include "density/class.h"
 #include "density/plan.h"
+#include "density/meminfo.h"
 #include "density/util.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -301,7 +302,7 @@ void shed_pressure(const HostSample *h, const PolicyShed *p, ShedPressure *ret) 
                 *ret = x;
                 return;
         }
-        x.mem_available_bytes = m->mem_available_bytes;
+        x.mem_available_bytes = meminfo_available_bytes(m);
         x.shed_below_bytes = host_size(&p->mem_available_below, h);
         x.restore_above_bytes = host_size(&p->restore_above, h);
         const CgroupSample *cg = &h->cgroup;
@@ -309,10 +310,11 @@ void shed_pressure(const HostSample *h, const PolicyShed *p, ShedPressure *ret) 
         double cg_percent = limited ? 100.0 * (double) cg->usage_bytes / (double) cg->limit_bytes : 0;
         double full = h->psi.has_full ? h->psi.full.avg10 : 0;
 
-        if (m->mem_available_bytes < x.shed_below_bytes) {
+        if (x.mem_available_bytes < x.shed_below_bytes) {
                 x.level = SHED_LEVEL_SHORT;
-                snprintf(x.reason, sizeof(x.reason), "MemAvailable %.0f MiB is below MemAvailableBelow= (%.0f MiB)",
-                         (double) m->mem_available_bytes / MIB, (double) x.shed_below_bytes / MIB);
+                snprintf(x.reason, sizeof(x.reason), "MemAvailable%s %.0f MiB is below MemAvailableBelow= (%.0f MiB)",
+                         m->has_zfs_arc ? " (with the ZFS ARC above its minimum)" : "",
+                         (double) x.mem_available_bytes / MIB, (double) x.shed_below_bytes / MIB);
         } else if (limited && cg_percent > p->cgroup_usage_above_percent) {
                 x.level = SHED_LEVEL_SHORT;
                 snprintf(x.reason, sizeof(x.reason),
@@ -322,17 +324,17 @@ void shed_pressure(const HostSample *h, const PolicyShed *p, ShedPressure *ret) 
                 x.level = SHED_LEVEL_SHORT;
                 snprintf(x.reason, sizeof(x.reason), "memory full stalls at %.1f%% (avg10), above PsiFullAbove=%.3g%%",
                          full, p->psi_full_above_percent);
-        } else if (m->mem_available_bytes >= x.restore_above_bytes &&
+        } else if (x.mem_available_bytes >= x.restore_above_bytes &&
                    (!limited || cg_percent <= p->cgroup_restore_below_percent) &&
                    full < p->psi_full_above_percent / 2) {
                 x.level = SHED_LEVEL_ROOMY;
                 snprintf(x.reason, sizeof(x.reason), "MemAvailable %.0f MiB is at least RestoreAbove= (%.0f MiB)",
-                         (double) m->mem_available_bytes / MIB, (double) x.restore_above_bytes / MIB);
+                         (double) x.mem_available_bytes / MIB, (double) x.restore_above_bytes / MIB);
         } else {
                 x.level = SHED_LEVEL_TIGHT;
                 snprintf(x.reason, sizeof(x.reason),
                          "MemAvailable %.0f MiB: between MemAvailableBelow= (%.0f MiB) and RestoreAbove= (%.0f MiB)",
-                         (double) m->mem_available_bytes / MIB, (double) x.shed_below_bytes / MIB,
+                         (double) x.mem_available_bytes / MIB, (double) x.shed_below_bytes / MIB,
                          (double) x.restore_above_bytes / MIB);
         }
         *ret = x;
@@ -377,7 +379,8 @@ bool shed_save_fits(const HostSample *h, const GuestSample *g, ShedMode action) 
 
 uint64_t shed_headroom_bytes(const HostSample *h, const PolicyShed *p) {
         uint64_t below = host_size(&p->mem_available_below, h);
-        uint64_t room = h->mem.mem_available_bytes > below ? h->mem.mem_available_bytes - below : 0;
+        uint64_t avail = meminfo_available_bytes(&h->mem);
+        uint64_t room = avail > below ? avail - below : 0;
         const CgroupSample *cg = &h->cgroup;
         if (cg->version > 0 && cg->has_limit && cg->limit_bytes > 0) {
                 double edge = (double) cg->limit_bytes * p->cgroup_usage_above_percent / 100.0;
@@ -472,7 +475,7 @@ int shed_pick_restore(const HostSample *h, const PolicyShed *p, const ShedBook *
         if (best == SIZE_MAX)
                 return -ENOENT;
         const ShedEntry *e = &b->entries[best];
-        uint64_t avail = h->mem.mem_available_bytes, keep = host_size(&p->restore_above, h);
+        uint64_t avail = meminfo_available_bytes(&h->mem), keep = host_size(&p->restore_above, h);
         bool fits = avail >= e->bytes && avail - e->bytes >= keep;
         const CgroupSample *cg = &h->cgroup;
         if (fits && cg->version > 0 && cg->has_limit && cg->limit_bytes > 0)

@@ -33,6 +33,21 @@ static void test_pressure(void) {
         CHECK_U64(x.shed_below_bytes, 512 * MIB);
         CHECK_U64(x.restore_above_bytes, 2048 * MIB);
 
+        /* On ZFS the ARC above its minimum is memory the host can hand out,
+         * though MemAvailable does not count it; at its minimum, none. */
+        h.mem.has_zfs_arc = true;
+        h.mem.zfs_arc_bytes = 2 * GIB;
+        h.mem.zfs_arc_min_bytes = 512 * MIB;
+        shed_pressure(&h, &p.shed, &x);
+        CHECK_STR(shed_level_name(x.level), "tight");
+        CHECK_U64(x.mem_available_bytes, 400 * MIB + 1536 * MIB);
+        CHECK_U64(shed_headroom_bytes(&h, &p.shed), 1424 * MIB);
+        h.mem.zfs_arc_bytes = 512 * MIB;
+        shed_pressure(&h, &p.shed, &x);
+        CHECK_STR(shed_level_name(x.level), "short");
+        CHECK_CONTAINS(x.reason, "MemAvailable (with the ZFS ARC above its minimum) 400 MiB is below");
+        h.mem.has_zfs_arc = false;
+
         /* Between the thresholds: neither shed nor restore (hysteresis). */
         h.mem.mem_available_bytes = 1 * GIB;
         shed_pressure(&h, &p.shed, &x);

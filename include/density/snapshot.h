@@ -23,6 +23,11 @@ typedef struct MeminfoSample {
         uint64_t swap_free_bytes;
         bool has_oom_kill;
         uint64_t oom_kill_total;  /* /proc/vmstat oom_kill: every OOM kill on the host */
+        /* The ZFS ARC (/proc/spl/kstat/zfs/arcstats), which MemAvailable
+         * does not count though it shrinks to its minimum under pressure. */
+        bool has_zfs_arc;
+        uint64_t zfs_arc_bytes;      /* size */
+        uint64_t zfs_arc_min_bytes;  /* c_min */
 } MeminfoSample;
 
 typedef struct PsiLine {
