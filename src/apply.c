@@ -72,6 +72,7 @@ struct Applier {
         size_t n_jobs;
         char uri[512];
         char sys_root[PATH_MAX];
+        char proc_root[PATH_MAX];
         bool dry_run;
         uint64_t timeout_usec;
         uint64_t save_timeout_usec; /* 0: saves are never aborted */
@@ -97,6 +98,7 @@ int applier_new(const VirtOps *ops, void *ops_userdata, Journal *journal, Applie
         a->tail = &a->jobs;
         a->timeout_usec = 120 * USEC_PER_SEC;
         strscpy(a->sys_root, sizeof(a->sys_root), "/sys");
+        strscpy(a->proc_root, sizeof(a->proc_root), "/proc");
         a->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (a->efd < 0) {
                 int r = -errno;
@@ -220,6 +222,65 @@ static void applier_conn_put(Applier *a, ConnRef *c, bool broken) {
         pthread_mutex_unlock(&a->lock);
         if (close_it)
                 a->ops->close(close_it);
+}
+
+void applier_set_proc_root(Applier *a, const char *proc_root) {
+        pthread_mutex_lock(&a->lock);
+        strscpy(a->proc_root, sizeof(a->proc_root), proc_root);
+        pthread_mutex_unlock(&a->lock);
+}
+
+/* Whether PID is still the guest's qemu: its command line names the guest
+ * ("guest=NAME," in -name), so a PID the kernel gave to another process
+ * since the sample is never written to. */
+static bool apply_pid_is_guest(const char *proc_root, pid_t pid, const char *guest) {
+        char rel[64];
+        snprintf(rel, sizeof(rel), "%d/cmdline", (int) pid);
+        _cleanup_free_ char *cmd = NULL;
+        size_t len = 0;
+        if (read_file_at(proc_root, rel, &cmd, &len) < 0)
+                return false;
+        char want[DENSITY_NAME_MAX + 16];
+        snprintf(want, sizeof(want), "guest=%s,", guest);
+        size_t wl = strlen(want);
+        for (size_t i = 0; i + wl <= len; i++)
+                if (memcmp(cmd + i, want, wl) == 0)
+                        return true;
+        /* "-name guest=NAME" with nothing after NAME ends at a NUL. */
+        want[wl - 1] = '\0';
+        for (size_t i = 0; i + wl <= len; i++)
+                if (memcmp(cmd + i, want, wl) == 0)
+                        return true;
+        return false;
+}
+
+static int apply_oom_score_adj(const char *proc_root, const Action *act, char *err, size_t err_size) {
+        if (!apply_pid_is_guest(proc_root, act->pid, act->guest)) {
+                snprintf(err, err_size, "pid %d is no longer %.160s's qemu", (int) act->pid, act->guest);
+                return -ESRCH;
+        }
+        char rel[64], path[PATH_MAX];
+        snprintf(rel, sizeof(rel), "%d/oom_score_adj", (int) act->pid);
+        int r = path_join(path, sizeof(path), proc_root, rel);
+        if (r < 0) {
+                snprintf(err, err_size, "%s: path too long", rel);
+                return r;
+        }
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0) {
+                r = -errno;
+                snprintf(err, err_size, "open %.160s: %s", path, strerror(errno));
+                return r;
+        }
+        size_t len = strlen(act->value);
+        ssize_t k = write(fd, act->value, len);
+        if (k < 0 || (size_t) k != len) {
+                r = k < 0 ? -errno : -EIO;
+                snprintf(err, err_size, "write %.160s=%.32s: %s%s", path, act->value, strerror(-r),
+                         r == -EACCES || r == -EPERM ? " (lowering it needs CAP_SYS_RESOURCE)" : "");
+                return r;
+        }
+        return 0;
 }
 
 static int apply_sysfs(const char *sys_root, const Action *act, char *err, size_t err_size) {
@@ -371,14 +432,16 @@ static void *applier_worker(void *arg) {
                         j->abort_at_usec = now_monotonic_usec() + a->save_timeout_usec;
                 Action act = j->entry.action;
                 uint64_t deadline = j->deadline_usec;
-                char sys_root[PATH_MAX];
+                char sys_root[PATH_MAX], proc_root[PATH_MAX];
                 strscpy(sys_root, sizeof(sys_root), a->sys_root);
+                strscpy(proc_root, sizeof(proc_root), a->proc_root);
                 pthread_mutex_unlock(&a->lock);
                 applier_notify(a); /* long actions are journaled as started */
 
                 char err[JOURNAL_MESSAGE_MAX] = "";
-                int r = w.lane == LANE_SYSFS ? apply_sysfs(sys_root, &act, err, sizeof(err))
-                                             : apply_hypervisor(a, &act, deadline, err, sizeof(err));
+                int r = w.lane == LANE_HYPERVISOR              ? apply_hypervisor(a, &act, deadline, err, sizeof(err))
+                        : act.kind == ACTION_OOM_SCORE_ADJ ? apply_oom_score_adj(proc_root, &act, err, sizeof(err))
+                                                           : apply_sysfs(sys_root, &act, err, sizeof(err));
 
                 pthread_mutex_lock(&a->lock);
                 j->state = JOB_FINISHED;
@@ -450,6 +513,14 @@ static const char *applier_invalid(Applier *a, const Action *act) {
                 return action_ksm_refusal(act->knob, act->value);
         if (act->uuid[0] == '\0')
                 return "no guest";
+        if (act->kind == ACTION_OOM_SCORE_ADJ) {
+                int64_t v;
+                if (act->pid <= 0)
+                        return "no qemu process";
+                if (parse_i64(act->value, &v) < 0 || v < -1000 || v > 1000)
+                        return "an OOM score adjustment is -1000..1000";
+                return NULL;
+        }
         const VirtOps *o = a->ops;
         bool supported = (act->kind == ACTION_BALLOON && o->set_balloon) ||
                          (act->kind == ACTION_PIN_VCPU && o->pin_vcpu) ||
@@ -512,7 +583,7 @@ void applier_apply(Applier *a, const Plan *p) {
                 if (!job)
                         continue;
                 *job = (Job) { .entry = e };
-                job->lane = e.action.kind == ACTION_KSM_KNOB ? LANE_SYSFS : LANE_HYPERVISOR;
+                job->lane = action_kind_is_hypervisor(e.action.kind) ? LANE_HYPERVISOR : LANE_SYSFS;
                 pthread_mutex_lock(&a->lock);
                 job->deadline_usec = now_monotonic_usec() + a->timeout_usec;
                 *a->tail = job;

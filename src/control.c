@@ -238,6 +238,7 @@ static json_object *control_guest_json(const GuestSample *g) {
         jadd(o, "id", json_object_new_int(g->id));
         jadd(o, "pid", json_object_new_int((int) g->pid));
         jadd(o, "rss_bytes", g->has_rss ? ju(g->rss_bytes) : NULL);
+        jadd(o, "oom_score_adj", g->has_oom_score_adj ? json_object_new_int(g->oom_score_adj) : NULL);
         jadd(o, "sample_error", g->sample_error[0] ? json_object_new_string(g->sample_error) : NULL);
         jadd(o, "balloon_actual_bytes", g->has_balloon ? ju(g->balloon_actual_bytes) : NULL);
         jadd(o, "balloon_maximum_bytes", g->has_balloon ? ju(g->balloon_maximum_bytes) : NULL);

@@ -863,6 +863,7 @@ int daemon_run(const DaemonOptions *opts) {
                 log_error("cannot set up: %s", strerror(-r));
                 goto fail;
         }
+        applier_set_proc_root(d.applier, d.opts.roots.proc);
         applier_configure(d.applier, d.policy.libvirt_uri, d.opts.roots.sys, daemon_dry_run(&d),
                           d.policy.action_timeout_usec, d.policy.shed.save_timeout_usec);
         d.socket_path = d.opts.socket_path ? d.opts.socket_path : d.policy.control_socket;

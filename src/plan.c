@@ -24,6 +24,7 @@ static const struct {
         [ACTION_SAVE] = { "save", "842d38f1f0214bbe90bae773b9bd3f91", true, true },
         [ACTION_RESTORE] = { "restore", "b45bc663bef64240b92fb914ef995158", true, true },
         [ACTION_DESTROY] = { "destroy", "5a9a6d1b171f4d86a489f9008d66a0d1", true, true },
+        [ACTION_OOM_SCORE_ADJ] = { "oom-score-adj", "3c8e1f0b6d2a4f7e9b15c0d4a6e2f871", false, false },
 };
 
 /* The KSM knobs a controller may set. Counters and read-only files are not
@@ -182,6 +183,16 @@ Action action_pin_memory(const char *controller, const GuestSample *g, const cha
         return a;
 }
 
+Action action_oom_score_adj(const char *controller, const GuestSample *g, int value, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        Action a = action_start(controller, ACTION_OOM_SCORE_ADJ, g, fmt, ap);
+        va_end(ap);
+        a.pid = g->pid;
+        snprintf(a.value, sizeof(a.value), "%d", value);
+        return a;
+}
+
 Action action_guest(const char *controller, ActionKind kind, const GuestSample *g, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
@@ -215,6 +226,9 @@ void action_describe(const Action *a, char *buf, size_t size) {
                 break;
         case ACTION_DESTROY:
                 snprintf(buf, size, "destroy %s", a->guest);
+                break;
+        case ACTION_OOM_SCORE_ADJ:
+                snprintf(buf, size, "OOM score of %s (pid %d) to %s", a->guest, (int) a->pid, a->value);
                 break;
         default:
                 snprintf(buf, size, "unknown action %d", (int) a->kind);

@@ -30,6 +30,7 @@ typedef enum KeyType {
         KEY_PATH,     /* absolute path: char[] */
         KEY_STRING,   /* char[] */
         KEY_STEP,     /* a size, a percent, or both: PolicyStep */
+        KEY_SIGNED,   /* decimal, may be negative: int, bounds in .smin/.smax */
 } KeyType;
 
 /* Where a key lives: [Daemon] keys in Policy, [Class NAME] keys in the
@@ -50,6 +51,7 @@ typedef struct KeySpec {
         size_t offset;             /* in Policy or PolicyClass, by section */
         size_t size;               /* of the field */
         uint64_t min, max;         /* durations: usec; sizes: bytes; integers; percents */
+        int64_t smin, smax;        /* KEY_SIGNED */
         bool percent_ok;           /* sizes: "25%" of the base the key names */
         bool not_in_default;       /* refused in [Class default] */
         bool whole_msec;           /* durations: a whole number of milliseconds (sysfs takes ms) */
@@ -163,6 +165,7 @@ static const KeySpec policy_keys[] = {
         { CLASS(ksm, bool), .key = "Ksm", .type = KEY_BOOL },
         { CLASS(ksm_trust_domain, char[DENSITY_POLICY_CLASS_NAME_MAX]), .key = "KsmTrustDomain",
           .type = KEY_NAME },
+        { CLASS(oom_score_adj, int), .key = "OomScoreAdjust", .type = KEY_SIGNED, .smin = -1000, .smax = 1000 },
 };
 
 /* Every class starts from these, [Class default] included: a class section
@@ -701,6 +704,22 @@ static void parse_value(ParseState *st, const KeySpec *k, const char *value, voi
                 memcpy(field, &u, sizeof(u));
                 return;
         }
+        case KEY_SIGNED: {
+                int64_t v;
+                r = policy_parse_integer(value, k->smin, k->smax, &v);
+                if (r == -EINVAL) {
+                        parse_error(st, st->line, "%s=%s: not an integer", name, value);
+                        return;
+                }
+                if (r < 0) {
+                        parse_error(st, st->line, "%s=%s: out of range %lld..%lld", name, value, (long long) k->smin,
+                                    (long long) k->smax);
+                        return;
+                }
+                int i = (int) v;
+                memcpy(field, &i, sizeof(i));
+                return;
+        }
         case KEY_BOOL: {
                 bool b;
                 if (policy_parse_bool(value, &b) < 0) {
@@ -961,6 +980,14 @@ static void policy_check_shed(ParseState *st) {
 
 /* [Balloon]: balloons must act before the shedder does, and the band below
  * HostTarget= must exist. */
+/* Which classes set OomScoreAdjust= (unset: their guests' scores are
+ * left as found). */
+static void policy_mark_oom_score_adj(ParseState *st) {
+        size_t k = key_index(SECTION_CLASS, "OomScoreAdjust");
+        for (size_t i = 0; i < st->policy.n_classes; i++)
+                st->policy.classes[i].has_oom_score_adj = st->seen_line[1 + i][k] > 0;
+}
+
 static void policy_check_balloon(ParseState *st) {
         const PolicyBalloon *b = &st->policy.balloon;
         if (b->enable && st->policy.shed.enable && b->host_target_percent >= st->policy.shed.cgroup_usage_above_percent) {
@@ -988,6 +1015,7 @@ int policy_parse(const char *buf, const char *filename, Policy *ret, PolicyError
         policy_check_ksm(&st);
         policy_check_shed(&st);
         policy_check_balloon(&st);
+        policy_mark_oom_score_adj(&st);
         if (st.n_errors == 0 && st.policy.stale_after_usec < st.policy.interval_usec) {
                 char a[32], b[32];
                 policy_format_duration(st.policy.stale_after_usec, a, sizeof(a));

@@ -308,6 +308,17 @@ static int sample_guest(Sampler *s, const VirtDomainStats *d, GuestMemory *mem, 
         else
                 g->has_rss = true;
 
+        /* Its OOM score adjustment: what a class's OomScoreAdjust= is
+         * compared with. Gone or unreadable: unknown, never an error. */
+        char rel[32];
+        _cleanup_free_ char *adj = NULL;
+        int64_t v;
+        snprintf(rel, sizeof(rel), "%d/oom_score_adj", (int) g->pid);
+        if (read_file_at(s->roots.proc, rel, &adj, NULL) == 0 && parse_i64(adj, &v) == 0 && v >= -1000 && v <= 1000) {
+                g->has_oom_score_adj = true;
+                g->oom_score_adj = (int) v;
+        }
+
         sample_guest_ksm(s, g);
         sample_guest_numa(s, mem, g);
         return 0;

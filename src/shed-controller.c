@@ -22,6 +22,10 @@
  * before a guest is shed anyway. */
 #define SHED_SQUEEZE_WAIT_USEC (5 * UINT64_C(1000000))
 #define SHED_SQUEEZE_MAX 64
+/* An OOM score the kernel refused (lowering needs CAP_SYS_RESOURCE) is
+ * tried again after this long; said once per try. */
+#define SHED_OOM_HOLD_USEC (600 * UINT64_C(1000000))
+#define SHED_OOM_MAX 256
 #define SHED_SQUEEZE_SLACK_BYTES (2 * UINT64_C(1048576))
 
 typedef struct ShedState {
@@ -53,6 +57,17 @@ typedef struct ShedState {
         } requests[SHED_REQUESTS_MAX];
         uint64_t roomy_since_usec; /* memory roomy since, 0: not roomy */
         uint64_t squeeze_since_usec; /* first seen waiting for balloons in this shortage, 0: none */
+        /* OOM scores set for classes' OomScoreAdjust=: what was planned for
+         * whom, and until when one that did not take is left alone. */
+        size_t n_oom;
+        struct {
+                char uuid[DENSITY_UUID_LEN];
+                pid_t pid;
+                int value;
+                uint64_t planned_usec;
+                uint64_t hold_until_usec;
+                bool seen;
+        } oom[SHED_OOM_MAX];
         size_t n_squeezed;           /* balloons squeezed in this shortage, and their targets */
         struct {
                 char uuid[DENSITY_UUID_LEN];
@@ -348,6 +363,71 @@ static int shed_requests(ShedState *st, const Snapshot *s, const Policy *p, Plan
         return r;
 }
 
+/* A class may protect its guests from the kernel's OOM killer as densityd
+ * protects itself (or offer them first): OomScoreAdjust= is written to
+ * their qemu's oom_score_adj where it differs. A write that did not take
+ * (the kernel refuses to lower it without CAP_SYS_RESOURCE) is noted once
+ * and tried again after SHED_OOM_HOLD_USEC, not every tick. */
+static int shed_plan_oom(ShedState *st, const Snapshot *s, const Policy *p, Plan *plan) {
+        uint64_t now = s->timestamp_usec;
+        for (size_t k = 0; k < st->n_oom; k++)
+                st->oom[k].seen = false;
+        for (size_t i = 0; i < s->n_guests; i++) {
+                const GuestSample *g = &s->guests[i];
+                const PolicyClass *c = class_of(p, g);
+                if (!c->has_oom_score_adj || !g->has_oom_score_adj || g->pid <= 0)
+                        continue;
+                size_t k = 0;
+                while (k < st->n_oom && strcmp(st->oom[k].uuid, g->uuid) != 0)
+                        k++;
+                if (k < st->n_oom)
+                        st->oom[k].seen = true;
+                if (g->oom_score_adj == c->oom_score_adj || g->actions_in_flight & (1u << ACTION_OOM_SCORE_ADJ))
+                        continue;
+                bool again = k < st->n_oom && st->oom[k].pid == g->pid && st->oom[k].value == c->oom_score_adj;
+                if (again && st->oom[k].hold_until_usec > now)
+                        continue;
+                if (again && !st->oom[k].hold_until_usec) {
+                        if (since(now, st->oom[k].planned_usec) < p->interval_usec)
+                                continue; /* written after this sample, perhaps */
+                        st->oom[k].hold_until_usec = now + SHED_OOM_HOLD_USEC;
+                        int r = plan_note(plan, shed_controller.name, g,
+                                          "its qemu's OOM score stays %d, not %d as class %s says (OomScoreAdjust=): "
+                                          "see the journal for why; tried again in %.0f min",
+                                          g->oom_score_adj, c->oom_score_adj, c->name,
+                                          (double) SHED_OOM_HOLD_USEC / 60e6);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (k == st->n_oom) {
+                        if (st->n_oom == SHED_OOM_MAX)
+                                continue; /* its turn comes when a guest leaves */
+                        st->n_oom++;
+                }
+                Action a = action_oom_score_adj(shed_controller.name, g, c->oom_score_adj,
+                                                "class %s says OomScoreAdjust=%d (now %d): the kernel's OOM killer takes "
+                                                "its qemu %s",
+                                                c->name, c->oom_score_adj, g->oom_score_adj,
+                                                c->oom_score_adj < g->oom_score_adj ? "later" : "sooner");
+                int r = plan_add(plan, &a);
+                if (r < 0)
+                        return r;
+                strscpy(st->oom[k].uuid, sizeof(st->oom[k].uuid), g->uuid);
+                st->oom[k].pid = g->pid;
+                st->oom[k].value = c->oom_score_adj;
+                st->oom[k].planned_usec = now;
+                st->oom[k].hold_until_usec = 0;
+                st->oom[k].seen = true;
+        }
+        size_t n = 0;
+        for (size_t k = 0; k < st->n_oom; k++)
+                if (st->oom[k].seen)
+                        st->oom[n++] = st->oom[k];
+        st->n_oom = n;
+        return 0;
+}
+
 /* Balloons being squeezed: shrinks planned this tick (by the balloon
  * controller, which runs first) are remembered with their targets, and a
  * balloon counts until its guest is at its target (a balloon inflates in
@@ -511,6 +591,9 @@ static int shed_plan(const Snapshot *s, const Policy *p, void *state, Plan *plan
         int r = shed_requests(st, s, p, plan);
         if (r < 0)
                 return r;
+        r = shed_plan_oom(st, s, p, plan);
+        if (r < 0)
+                return r;
 
         ShedPressure x;
         shed_pressure(&s->host, &p->shed, &x);
@@ -619,6 +702,12 @@ static void shed_plan_discard(void *state) {
         }
         if (st->last_shed_usec == st->plan_usec)
                 st->last_shed_usec = st->last_shed_before_usec;
+        /* OOM scores planned now are not written either: not a failure. */
+        size_t n = 0;
+        for (size_t k = 0; k < st->n_oom; k++)
+                if (st->oom[k].planned_usec != st->plan_usec)
+                        st->oom[n++] = st->oom[k];
+        st->n_oom = n;
         shed_set(st, "held", st->plan_usec, "%s/%s cannot be written: nothing is shed or restored until it can",
                  "StateDirectory=", SHED_BOOK_FILE);
 }

@@ -208,6 +208,87 @@ static void test_every_kind(void) {
         env_stop(&e);
 }
 
+static void write_at(const char *root, const char *rel, const char *text, size_t len) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%s", root, rel);
+        FILE *f = fopen(path, "w");
+        CHECK(f != NULL);
+        CHECK(fwrite(text, 1, len, f) == len);
+        CHECK(fclose(f) == 0);
+}
+
+/* An OOM score is written to the guest's qemu under the proc root, and
+ * only while that PID is still its qemu (its command line names it). */
+static void test_oom_score_adj(void) {
+        Env e;
+        env_start(&e, false, 10 * USEC_PER_SEC);
+        char *proc = test_mkdtemp();
+        applier_set_proc_root(e.applier, proc);
+        char path[PATH_MAX];
+        const int pids[] = { 4242, 4343 };
+        for (size_t i = 0; i < ELEMENTSOF(pids); i++) {
+                snprintf(path, sizeof(path), "%s/%d", proc, pids[i]);
+                CHECK(mkdir(path, 0755) == 0);
+        }
+        static const char cmd_a[] = "/usr/bin/qemu-system-x86_64\0-name\0guest=a,debug-threads=on\0-S\0";
+        static const char cmd_other[] = "/usr/bin/qemu-system-x86_64\0-name\0guest=ab,debug-threads=on\0";
+        write_at(proc, "4242/cmdline", cmd_a, sizeof(cmd_a) - 1);
+        write_at(proc, "4242/oom_score_adj", "0\n", 2);
+        write_at(proc, "4343/cmdline", cmd_other, sizeof(cmd_other) - 1);
+        write_at(proc, "4343/oom_score_adj", "0\n", 2);
+
+        GuestSample a = guest("a", UUID_A), gone = guest("a", UUID_A);
+        a.pid = 4242;
+        gone.pid = 4343; /* the PID now belongs to another guest ("ab") */
+        Plan p = {};
+        Action ok = action_oom_score_adj("test", &a, -500, "test");
+        CHECK_OK(plan_add(&p, &ok));
+        applier_apply(e.applier, &p);
+        uint64_t id = last_id(&e);
+        drain(&e, 5000);
+        JournalEntry x = find_entry(&e, id);
+        if (x.result != RESULT_DONE)
+                TEST_FAIL("oom-score-adj: %s: %s", action_result_name(x.result), x.message);
+        char *v = NULL;
+        CHECK_OK(read_file_at(proc, "4242/oom_score_adj", &v, NULL));
+        CHECK_STR(v, "-500");
+        free(v);
+        char what[256];
+        action_describe(&ok, what, sizeof(what));
+        CHECK_STR(what, "OOM score of a (pid 4242) to -500");
+
+        plan_clear(&p);
+        Action stale = action_oom_score_adj("test", &gone, 300, "test");
+        CHECK_OK(plan_add(&p, &stale));
+        applier_apply(e.applier, &p);
+        id = last_id(&e);
+        drain(&e, 5000);
+        x = find_entry(&e, id);
+        CHECK(x.result == RESULT_FAILED);
+        CHECK_CONTAINS(x.message, "pid 4343 is no longer a's qemu");
+        CHECK_OK(read_file_at(proc, "4343/oom_score_adj", &v, NULL));
+        CHECK_STR(v, "0\n");
+        free(v);
+
+        /* Out of range, or no process: refused before it is queued. */
+        plan_clear(&p);
+        Action bad = action_oom_score_adj("test", &a, 5000, "test");
+        a.pid = 0;
+        Action nopid = action_oom_score_adj("test", &a, 10, "test");
+        CHECK_OK(plan_add(&p, &bad));
+        CHECK_OK(plan_add(&p, &nopid));
+        applier_apply(e.applier, &p);
+        id = last_id(&e);
+        CHECK(find_entry(&e, id - 1).result == RESULT_SKIPPED);
+        CHECK_CONTAINS(find_entry(&e, id - 1).message, "-1000..1000");
+        CHECK(find_entry(&e, id).result == RESULT_SKIPPED);
+        CHECK_CONTAINS(find_entry(&e, id).message, "no qemu process");
+        CHECK_U64(e.hv.n_write_calls, 0); /* never through the hypervisor */
+        plan_clear(&p);
+        test_rm_rf(proc);
+        env_stop(&e);
+}
+
 static void test_dry_run(void) {
         Env e;
         env_start(&e, true, 10 * USEC_PER_SEC);
@@ -495,6 +576,7 @@ static void test_connect_abandon(void) {
 
 int main(void) {
         RUN(test_every_kind);
+        RUN(test_oom_score_adj);
         RUN(test_dry_run);
         RUN(test_in_flight_and_order);
         RUN(test_failures);

@@ -478,6 +478,20 @@ static void test_balloon_section(void) {
         CHECK(policy_parse_step("120%", &step) == -ERANGE);
 }
 
+static void test_oom_score_adjust(void) {
+        Policy p = parse_ok("[Class db]\nOomScoreAdjust=-1000\n[Class batch]\nOomScoreAdjust=1000\n[Class x]\n"
+                            "[Class default]\nOomScoreAdjust=0\n");
+        const PolicyClass *db = policy_class_find(&p, "db"), *b = policy_class_find(&p, "batch"),
+                          *x = policy_class_find(&p, "x"), *d = policy_class_find(&p, "default");
+        CHECK(db && db->has_oom_score_adj && db->oom_score_adj == -1000);
+        CHECK(b && b->has_oom_score_adj && b->oom_score_adj == 1000);
+        CHECK(x && !x->has_oom_score_adj && x->oom_score_adj == 0); /* unset: left as found */
+        CHECK(d && d->has_oom_score_adj && d->oom_score_adj == 0);  /* set to 0: written */
+        Policy q;
+        policy_defaults(&q);
+        CHECK(!q.classes[0].has_oom_score_adj);
+}
+
 static void test_each_error(void) {
         parse_one_error("[Nope]\nFoo=1\nBar=2\n", 1, "unknown section [Nope]");
         parse_one_error("[Daemon]\nFoo=1\n", 2, "unknown key 'Foo'");
@@ -550,6 +564,8 @@ static void test_each_error(void) {
         parse_one_error("[Balloon]\nStepMax=fast\n", 2, "not a size, a percent or one of each");
         parse_one_error("[Balloon]\nGuestFreeTarget=2%\n", 2, "percent out of range 5..90");
         parse_one_error("[Balloon]\nStaleAfter=10s\n", 2, "unknown key 'StaleAfter' in section [Balloon]");
+        parse_one_error("[Class db]\nOomScoreAdjust=-1001\n", 2, "OomScoreAdjust=-1001: out of range -1000..1000");
+        parse_one_error("[Class db]\nOomScoreAdjust=low\n", 2, "OomScoreAdjust=low: not an integer");
         parse_one_error("[Shed]\nPsiFullAbove=0%\n", 2, "PsiFullAbove=0%: percent out of range 1..100");
         parse_one_error("[Shed]\nSaveDirectory=save\n", 2, "SaveDirectory=save");
         parse_one_error("[Shed]\nEnable=maybe\n", 2, "not a boolean");
@@ -971,6 +987,7 @@ int main(int argc, char **argv) {
         RUN(test_ksm_section);
         RUN(test_shed_section);
         RUN(test_balloon_section);
+        RUN(test_oom_score_adjust);
         RUN(test_each_error);
         RUN(test_classes);
         RUN(test_class_errors);

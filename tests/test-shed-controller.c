@@ -158,6 +158,67 @@ static void test_squeeze_first(void) {
         world_done(&w);
 }
 
+/* A class's OomScoreAdjust= is written to its guests' qemu where it
+ * differs; a write that does not take is noted once and tried again only
+ * after 10 min, not every tick. */
+static void test_oom_score_adj(void) {
+        World w;
+        Plan plan = {};
+        world_init(&w);
+        PolicyErrors e = {};
+        CHECK_OK(policy_parse("[Class db]\nMatch=db-*\nPriority=90\nShed=never\nOomScoreAdjust=-500\n"
+                              "[Class batch]\nMatch=batch-*\nOomScoreAdjust=300\n",
+                              "t.conf", &w.p, &e));
+        policy_errors_clear(&e);
+        w.s.host.mem.mem_available_bytes = 3 * GIB; /* roomy: nothing else to do */
+        GuestSample *db = guest(&w, "db-1", "db", 900 * MIB);
+        GuestSample *bt = guest(&w, "batch-1", "batch", 300 * MIB);
+        GuestSample *web = guest(&w, "web-1", "default", 300 * MIB);
+        db->pid = 100, bt->pid = 200, web->pid = 300;
+        db->has_oom_score_adj = bt->has_oom_score_adj = web->has_oom_score_adj = true;
+        CHECK(tick(&w, &plan) == 2);
+        for (size_t i = 0; i < plan.n; i++)
+                CHECK(plan.actions[i].kind == ACTION_OOM_SCORE_ADJ);
+        CHECK_STR(plan.actions[0].guest, "db-1");
+        CHECK_STR(plan.actions[0].value, "-500");
+        CHECK(plan.actions[0].pid == 100);
+        CHECK_CONTAINS(plan.actions[0].reason, "class db says OomScoreAdjust=-500 (now 0)");
+        CHECK_CONTAINS(plan.actions[0].reason, "takes its qemu later");
+        CHECK_STR(plan.actions[1].value, "300");
+        CHECK_CONTAINS(plan.actions[1].reason, "sooner");
+        /* In flight: not again. */
+        db->actions_in_flight = bt->actions_in_flight = 1u << ACTION_OOM_SCORE_ADJ;
+        advance(&w, 1);
+        CHECK(tick(&w, &plan) == 0);
+        db->actions_in_flight = bt->actions_in_flight = 0;
+        /* batch-1's took; db-1's was refused: said once, not tried again. */
+        bt->oom_score_adj = 300;
+        advance(&w, 5);
+        CHECK(tick(&w, &plan) == 0);
+        CHECK(plan.n_notes == 1);
+        CHECK_STR(plan.notes[0].guest, "db-1");
+        CHECK_CONTAINS(plan.notes[0].text, "stays 0, not -500 as class db says");
+        size_t actions = 0, notes = 0;
+        for (int t = 0; t < 110; t++) { /* 9 min 10 s */
+                advance(&w, 5);
+                actions += tick(&w, &plan);
+                notes += plan.n_notes;
+        }
+        CHECK(actions == 0 && notes == 0);
+        for (int t = 0; t < 12; t++) { /* past 10 min: one more try */
+                advance(&w, 5);
+                actions += tick(&w, &plan);
+        }
+        CHECK(actions == 1);
+        /* A new qemu (the guest restarted) is a new try at once. */
+        db->pid = 101;
+        advance(&w, 5);
+        CHECK(tick(&w, &plan) == 1);
+        CHECK(plan.actions[0].pid == 101);
+        plan_clear(&plan);
+        world_done(&w);
+}
+
 static void test_shed_ladder(void) {
         World w;
         Plan plan = {};
@@ -542,6 +603,7 @@ static void test_by_hand(void) {
 int main(void) {
         RUN(test_shed_ladder);
         RUN(test_squeeze_first);
+        RUN(test_oom_score_adj);
         RUN(test_restore_failure_and_restart);
         RUN(test_adopted);
         RUN(test_store_fails);

@@ -47,6 +47,9 @@ Applier *applier_free(Applier *a);
 void applier_configure(Applier *a, const char *uri, const char *sys_root, bool dry_run, uint64_t action_timeout_usec,
                        uint64_t save_timeout_usec);
 
+/* Where /proc is (OOM score writes): "/proc" unless set. */
+void applier_set_proc_root(Applier *a, const char *proc_root);
+
 /* Readable when results wait for applier_dispatch(). */
 int applier_fd(Applier *a);
 

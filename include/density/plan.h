@@ -25,17 +25,20 @@ typedef enum ActionKind {
         ACTION_SAVE,         /* managed save: state to disk, guest stopped */
         ACTION_RESTORE,      /* start from the managed save image */
         ACTION_DESTROY,      /* stop at once, state lost */
+        ACTION_OOM_SCORE_ADJ, /* write the guest's qemu /proc/PID/oom_score_adj: value (host-side) */
         _ACTION_KIND_MAX,
 } ActionKind;
 
 /* "ksm-knob", "balloon", "pin-vcpu", "pin-emulator", "pin-memory", "save",
- * "restore", "destroy": the action label in the journal and the metrics. */
+ * "restore", "destroy", "oom-score-adj": the action label in the journal
+ * and the metrics. */
 const char *action_kind_name(ActionKind k);
 /* Return: 0 or -EINVAL. */
 int action_kind_from_name(const char *name, ActionKind *ret);
 /* journald MESSAGE_ID of the kind (32 hex digits). */
 const char *action_kind_message_id(ActionKind k);
-/* Whether the kind acts on a guest through the hypervisor (all but KSM). */
+/* Whether the kind acts on a guest through the hypervisor (all but KSM
+ * knobs and OOM scores, which densityd writes itself). */
 bool action_kind_is_hypervisor(ActionKind k);
 /* Whether the kind takes seconds (save, restore, destroy): the journal
  * also records when it starts. */
@@ -48,9 +51,10 @@ typedef struct Action {
         char guest[DENSITY_NAME_MAX];  /* its name, for people */
         uint64_t bytes;                /* BALLOON: the target */
         unsigned vcpu;                 /* PIN_VCPU */
+        pid_t pid;                     /* OOM_SCORE_ADJ: the guest's qemu process */
         char knob[48];                 /* KSM_KNOB: sysfs file name below kernel/mm/ksm */
         char mode[16];                 /* PIN_MEMORY: strict, preferred, interleave, restrictive */
-        char value[ACTION_VALUE_MAX];  /* KSM_KNOB: the value; PIN_*: cpulist or nodeset */
+        char value[ACTION_VALUE_MAX];  /* KSM_KNOB: the value; PIN_*: cpulist or nodeset; OOM_SCORE_ADJ: -1000..1000 */
         char reason[ACTION_REASON_MAX];
 } Action;
 
@@ -91,6 +95,9 @@ Action action_pin_emulator(const char *controller, const GuestSample *g, const c
         __attribute__((format(printf, 4, 5)));
 Action action_pin_memory(const char *controller, const GuestSample *g, const char *mode, const char *nodeset,
                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* OOM_SCORE_ADJ of the guest's qemu (g->pid). */
+Action action_oom_score_adj(const char *controller, const GuestSample *g, int value, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 /* SAVE, RESTORE or DESTROY. */
 Action action_guest(const char *controller, ActionKind kind, const GuestSample *g, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));

@@ -136,6 +136,8 @@ typedef struct PolicyClass {
         ShedMode shed;                  /* Shed= (default save) */
         bool ksm;                       /* Ksm=: may its memory be merged (default yes) */
         char ksm_trust_domain[DENSITY_POLICY_CLASS_NAME_MAX]; /* KsmTrustDomain= (default "default") */
+        bool has_oom_score_adj;         /* OomScoreAdjust= set: its guests' qemu get it */
+        int oom_score_adj;              /* -1000..1000: lower is killed later by the kernel's OOM killer */
 } PolicyClass;
 
 typedef struct Policy {

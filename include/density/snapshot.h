@@ -151,6 +151,8 @@ typedef struct GuestSample {
 
         bool has_rss;                 /* false: the pid file or statm exists but could not be read (sample_error) */
         uint64_t rss_bytes;           /* host-side, /proc/PID/statm */
+        bool has_oom_score_adj;
+        int oom_score_adj;            /* its qemu's /proc/PID/oom_score_adj, -1000..1000 */
         /* The first file of this guest that exists but could not be read
          * or parsed, and why ("cannot read /run/libvirt/qemu/a.pid:
          * Permission denied"), "" if none. Its figures are left out. */
