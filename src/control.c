@@ -324,6 +324,10 @@ json_object *control_entry_json(const JournalEntry *e) {
                 jadd(o, "mode", json_object_new_string(a->mode));
                 jadd(o, "value", json_object_new_string(a->value));
                 break;
+        case ACTION_OOM_SCORE_ADJ:
+                jadd(o, "pid", json_object_new_int((int) a->pid));
+                jadd(o, "value", json_object_new_string(a->value));
+                break;
         case ACTION_PIN_EMULATOR:
                 jadd(o, "value", json_object_new_string(a->value));
                 break;
