@@ -350,6 +350,7 @@ static void test_tick_literal(void) {
         CHECK(a->id == 1);
         CHECK(a->pid == 1001);
         CHECK_U64(a->rss_bytes, 49152000); /* 12000 pages of 4 KiB */
+        CHECK(a->has_oom_score_adj && a->oom_score_adj == -500);
         CHECK(a->has_balloon);
         CHECK_U64(a->balloon_actual_bytes, 1048576 * KIB);
         CHECK_U64(a->balloon_maximum_bytes, 2097152 * KIB);
@@ -372,6 +373,7 @@ static void test_tick_literal(void) {
         const GuestSample *b = guest(&snap, "b");
         CHECK(b);
         CHECK_U64(b->rss_bytes, 122880000);
+        CHECK(!b->has_oom_score_adj); /* no file: unknown */
         CHECK_U64(b->balloon_actual_bytes, 4194304 * KIB);
         CHECK_U64(b->ksm_merging_bytes, 4096000);
         CHECK_I64(b->ksm_profit_bytes, 3000000);
