@@ -254,14 +254,11 @@ static bool apply_pid_is_guest(const char *proc_root, pid_t pid, const char *gue
         return false;
 }
 
-static int apply_oom_score_adj(const char *proc_root, const Action *act, char *err, size_t err_size) {
-        if (!apply_pid_is_guest(proc_root, act->pid, act->guest)) {
-                snprintf(err, err_size, "pid %d is no longer %.160s's qemu", (int) act->pid, act->guest);
-                return -ESRCH;
-        }
-        char rel[64], path[PATH_MAX];
-        snprintf(rel, sizeof(rel), "%d/oom_score_adj", (int) act->pid);
-        int r = path_join(path, sizeof(path), proc_root, rel);
+/* Write value to ROOT/REL, an existing file (no O_CREAT: a knob this
+ * kernel lacks is an error, not a new file). */
+static int apply_write(const char *root, const char *rel, const char *value, char *err, size_t err_size) {
+        char path[PATH_MAX];
+        int r = path_join(path, sizeof(path), root, rel);
         if (r < 0) {
                 snprintf(err, err_size, "%s: path too long", rel);
                 return r;
@@ -272,15 +269,29 @@ static int apply_oom_score_adj(const char *proc_root, const Action *act, char *e
                 snprintf(err, err_size, "open %.160s: %s", path, strerror(errno));
                 return r;
         }
-        size_t len = strlen(act->value);
-        ssize_t k = write(fd, act->value, len);
+        size_t len = strlen(value);
+        ssize_t k = write(fd, value, len);
         if (k < 0 || (size_t) k != len) {
                 r = k < 0 ? -errno : -EIO;
-                snprintf(err, err_size, "write %.160s=%.32s: %s%s", path, act->value, strerror(-r),
-                         r == -EACCES || r == -EPERM ? " (lowering it needs CAP_SYS_RESOURCE)" : "");
+                snprintf(err, err_size, "write %.160s=%.32s: %s", path, value, strerror(-r));
                 return r;
         }
         return 0;
+}
+
+static int apply_oom_score_adj(const char *proc_root, const Action *act, char *err, size_t err_size) {
+        if (!apply_pid_is_guest(proc_root, act->pid, act->guest)) {
+                snprintf(err, err_size, "pid %d is no longer %.160s's qemu", (int) act->pid, act->guest);
+                return -ESRCH;
+        }
+        char rel[64];
+        snprintf(rel, sizeof(rel), "%d/oom_score_adj", (int) act->pid);
+        int r = apply_write(proc_root, rel, act->value, err, err_size);
+        if (r == -EACCES || r == -EPERM) {
+                size_t n = strlen(err);
+                snprintf(err + n, err_size - n, " (lowering it needs CAP_SYS_RESOURCE)");
+        }
+        return r;
 }
 
 static int apply_sysfs(const char *sys_root, const Action *act, char *err, size_t err_size) {
@@ -289,28 +300,9 @@ static int apply_sysfs(const char *sys_root, const Action *act, char *err, size_
                 snprintf(err, err_size, "%.40s=%.40s: %s", act->knob, act->value, refused);
                 return -EINVAL;
         }
-        char rel[128], path[PATH_MAX];
+        char rel[128];
         snprintf(rel, sizeof(rel), "kernel/mm/ksm/%s", act->knob);
-        int r = path_join(path, sizeof(path), sys_root, rel);
-        if (r < 0) {
-                snprintf(err, err_size, "%s: path too long", rel);
-                return r;
-        }
-        /* No O_CREAT: a knob this kernel lacks is an error, not a new file. */
-        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-        if (fd < 0) {
-                r = -errno;
-                snprintf(err, err_size, "open %.160s: %s", path, strerror(errno));
-                return r;
-        }
-        size_t len = strlen(act->value);
-        ssize_t k = write(fd, act->value, len);
-        if (k < 0 || (size_t) k != len) {
-                r = k < 0 ? -errno : -EIO;
-                snprintf(err, err_size, "write %.160s=%.32s: %s", path, act->value, strerror(-r));
-                return r;
-        }
-        return 0;
+        return apply_write(sys_root, rel, act->value, err, err_size);
 }
 
 static int apply_hypervisor(Applier *a, const Action *act, uint64_t deadline, char *err, size_t err_size) {

@@ -20,9 +20,7 @@ typedef struct BalloonState {
         bool has_host;
         uint64_t capacity_bytes, use_bytes, target_use_bytes;
 
-        char state[32];           /* "steady", "shrinking", "growing", "short", "held", "off" */
-        char reason[256];
-        uint64_t since_usec;
+        ControllerStatus status; /* what status shows: state, reason, since */
 } BalloonState;
 
 /* One guest's lot in this plan. */
@@ -31,8 +29,8 @@ typedef struct Lot {
         BalloonGuest *bg;
         BalloonJudgement j;
         unsigned priority, shares;
-        uint64_t cap;      /* the most it may move this tick */
-        uint64_t take;     /* what the split gives it */
+        uint64_t cap;  /* the most it may move this tick */
+        uint64_t take; /* what the split gives it */
         double weight;
         bool acted;
 } Lot;
@@ -40,7 +38,7 @@ typedef struct Lot {
 static void *balloon_state_new(void) {
         BalloonState *st = calloc(1, sizeof(BalloonState));
         if (st)
-                strscpy(st->state, sizeof(st->state), "starting");
+                strscpy(st->status.state, sizeof(st->status.state), "starting");
         return st;
 }
 
@@ -54,7 +52,7 @@ static void balloon_state_free(void *state) {
 
 void balloon_controller_report(const void *state, BalloonReport *ret) {
         const BalloonState *st = state;
-        *ret = (BalloonReport) {
+        *ret = (BalloonReport){
                 .n_guests = st->n,
                 .guests = st->guests,
                 .inflated_bytes_total = st->inflated_bytes,
@@ -66,20 +64,7 @@ void balloon_controller_report(const void *state, BalloonReport *ret) {
         };
 }
 
-__attribute__((format(printf, 4, 5))) static void balloon_set(BalloonState *st, const char *state, uint64_t now,
-                                                              const char *fmt, ...) {
-        if (strcmp(st->state, state) != 0) {
-                st->since_usec = now;
-                strscpy(st->state, sizeof(st->state), state);
-        }
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(st->reason, sizeof(st->reason), fmt, ap);
-        va_end(ap);
-}
-
-__attribute__((format(printf, 3, 4))) static void guest_set(BalloonGuest *bg, const char *state, const char *fmt,
-                                                            ...) {
+__attribute__((format(printf, 3, 4))) static void guest_set(BalloonGuest *bg, const char *state, const char *fmt, ...) {
         strscpy(bg->state, sizeof(bg->state), state);
         va_list ap;
         va_start(ap, fmt);
@@ -92,7 +77,7 @@ static uint64_t since(uint64_t now, uint64_t then) {
 }
 
 static uint64_t percent_of(uint64_t base, double percent) {
-        PolicySize s = { .is_percent = true, .percent = percent };
+        PolicySize s = {.is_percent = true, .percent = percent};
         return policy_size_bytes(&s, base);
 }
 
@@ -114,7 +99,7 @@ static BalloonGuest *balloon_guest_get(BalloonState *st, const GuestSample *g) {
                 st->allocated = n;
         }
         BalloonGuest *bg = &st->guests[st->n++];
-        *bg = (BalloonGuest) {};
+        *bg = (BalloonGuest){};
         strscpy(bg->uuid, sizeof(bg->uuid), g->uuid);
         return bg;
 }
@@ -152,7 +137,8 @@ static void balloon_observe(BalloonState *st, BalloonGuest *bg, const GuestSampl
                                  (unsigned long long) (g->major_faults - bg->major_faults));
                 } else if (g->has_swap_in && g->swap_in_bytes > bg->swap_in_bytes) {
                         bg->counters_rising = true;
-                        snprintf(bg->counters_why, sizeof(bg->counters_why), "swapped in %.1f MiB since its last report",
+                        snprintf(bg->counters_why, sizeof(bg->counters_why),
+                                 "swapped in %.1f MiB since its last report",
                                  mib(g->swap_in_bytes - bg->swap_in_bytes));
                 }
         }
@@ -184,7 +170,7 @@ static int balloon_follow_target(BalloonGuest *bg, const GuestSample *g, const P
         if (tol < 2 * BALLOON_GRAIN_BYTES)
                 tol = 2 * BALLOON_GRAIN_BYTES;
         uint64_t off = g->balloon_actual_bytes > bg->target_bytes ? g->balloon_actual_bytes - bg->target_bytes
-                                                                 : bg->target_bytes - g->balloon_actual_bytes;
+                                                                  : bg->target_bytes - g->balloon_actual_bytes;
         bool fresh = g->balloon_last_update != bg->target_update;
         if (p->dry_run) {
                 /* Nothing was set: the same "would" again only after a while. */
@@ -287,7 +273,8 @@ static int balloon_squeeze(Lot *lots, size_t n, uint64_t now, const Policy *p, c
                 if (!l->j.eligible || l->j.recently_pressured || l->acted ||
                     l->j.actual_bytes < l->j.lower_bytes + BALLOON_GRAIN_BYTES || class_of(p, l->g)->shed == SHED_NEVER)
                         continue;
-                uint64_t target = (l->j.lower_bytes + BALLOON_GRAIN_BYTES - 1) / BALLOON_GRAIN_BYTES * BALLOON_GRAIN_BYTES;
+                uint64_t target =
+                        (l->j.lower_bytes + BALLOON_GRAIN_BYTES - 1) / BALLOON_GRAIN_BYTES * BALLOON_GRAIN_BYTES;
                 if (target + BALLOON_GRAIN_BYTES > l->j.actual_bytes)
                         continue;
                 int r = balloon_act(l, target, now, p, plan, "shrinking",
@@ -339,12 +326,13 @@ static uint64_t balloon_shrink(Lot *lots, size_t n, uint64_t need, uint64_t now,
                         if (target + BALLOON_GRAIN_BYTES > l->j.actual_bytes)
                                 continue;
                         uint64_t give = l->j.actual_bytes - target;
-                        int r = balloon_act(l, target, now, p, plan, "shrinking",
-                                            "%s: gives %.0f MiB of the %.0f it can (uses %.0f MiB, free target %.0f MiB, "
-                                            "lower bound %.0f MiB), class %s (Priority=%u, Shares=%u)",
-                                            why, mib(give), mib(l->j.actual_bytes - l->j.lower_bytes),
-                                            mib(l->j.used_bytes), mib(l->j.free_target_bytes), mib(l->j.lower_bytes),
-                                            l->g->class_name, l->priority, l->shares);
+                        int r = balloon_act(
+                                l, target, now, p, plan, "shrinking",
+                                "%s: gives %.0f MiB of the %.0f it can (uses %.0f MiB, free target %.0f MiB, "
+                                "lower bound %.0f MiB), class %s (Priority=%u, Shares=%u)",
+                                why, mib(give), mib(l->j.actual_bytes - l->j.lower_bytes), mib(l->j.used_bytes),
+                                mib(l->j.free_target_bytes), mib(l->j.lower_bytes), l->g->class_name, l->priority,
+                                l->shares);
                         if (r < 0) {
                                 *ret_error = r;
                                 return taken;
@@ -450,8 +438,7 @@ static void balloon_guest_idle(Lot *l, bool short_of_memory) {
         }
         if (l->j.actual_bytes + BALLOON_GRAIN_BYTES <= l->j.maximum_bytes)
                 guest_set(bg, "reduced", "%.0f of %.0f MiB (uses %.0f MiB, lower bound %.0f MiB)%s",
-                          mib(l->j.actual_bytes), mib(l->j.maximum_bytes), mib(l->j.used_bytes),
-                          mib(l->j.lower_bytes),
+                          mib(l->j.actual_bytes), mib(l->j.maximum_bytes), mib(l->j.used_bytes), mib(l->j.lower_bytes),
                           l->j.recently_pressured ? ": under pressure lately, not shrunk for now"
                           : short_of_memory && l->j.actual_bytes < l->j.lower_bytes + BALLOON_GRAIN_BYTES
                                   ? ": at its lower bound"
@@ -523,15 +510,16 @@ static int balloon_plan(const Snapshot *s, const Policy *p, void *state, Plan *p
                         l->j.eligible = false;
         }
         if (!b->enable) {
-                balloon_set(st, "off", now, "Enable=no: balloons are left as they are");
+                controller_status_set(&st->status, "off", now, "Enable=no: balloons are left as they are");
                 return 0;
         }
         if (!s->hypervisor_connected) {
-                balloon_set(st, "held", now, "hypervisor unreachable: guests unknown, no balloon moves");
+                controller_status_set(&st->status, "held", now,
+                                      "hypervisor unreachable: guests unknown, no balloon moves");
                 return 0;
         }
         if (!st->has_host) {
-                balloon_set(st, "held", now, "host memory unknown: no balloon moves");
+                controller_status_set(&st->status, "held", now, "host memory unknown: no balloon moves");
                 return 0;
         }
 
@@ -572,8 +560,9 @@ static int balloon_plan(const Snapshot *s, const Policy *p, void *state, Plan *p
                                 return r;
                 }
                 if (squeezed > 0)
-                        balloon_set(st, "squeezing", now, "%s: %.0f MiB squeezed from sheddable guests before any is shed",
-                                    x.reason, mib(squeezed));
+                        controller_status_set(&st->status, "squeezing", now,
+                                              "%s: %.0f MiB squeezed from sheddable guests before any is shed",
+                                              x.reason, mib(squeezed));
         }
 
         /* 3. The host: short, roomy, or in the band between. */
@@ -596,13 +585,14 @@ static int balloon_plan(const Snapshot *s, const Policy *p, void *state, Plan *p
                 if (r < 0)
                         return r;
                 if (taken > 0)
-                        balloon_set(st, "shrinking", now, "%s: %.0f MiB taken from idle guests this tick", why,
-                                    mib(taken));
+                        controller_status_set(&st->status, "shrinking", now,
+                                              "%s: %.0f MiB taken from idle guests this tick", why, mib(taken));
                 else
-                        balloon_set(st, "short", now,
-                                    "%s: every guest is at its lower bound, under pressure or left alone; the shedder "
-                                    "acts if it gets worse",
-                                    why);
+                        controller_status_set(
+                                &st->status, "short", now,
+                                "%s: every guest is at its lower bound, under pressure or left alone; the shedder "
+                                "acts if it gets worse",
+                                why);
         } else if (demand < low) {
                 snprintf(why, sizeof(why), "the guests use %.0f MiB, below %g%% of %s (%.0f MiB)", mib(demand),
                          b->host_target_percent - b->dead_band_percent, what, mib(st->capacity_bytes));
@@ -611,17 +601,20 @@ static int balloon_plan(const Snapshot *s, const Policy *p, void *state, Plan *p
                 if (r < 0)
                         return r;
                 if (plan->n > before)
-                        balloon_set(st, "growing", now, "%s: giving memory back", why);
+                        controller_status_set(&st->status, "growing", now, "%s: giving memory back", why);
                 else
-                        balloon_set(st, "steady", now, "%s: every guest at its maximum or left alone", why);
+                        controller_status_set(&st->status, "steady", now,
+                                              "%s: every guest at its maximum or left alone", why);
         } else
-                balloon_set(st, "steady", now, "the guests use %.0f MiB, within HostTarget=%g%% of %s (%.0f MiB) less "
-                            "DeadBand=%g%%",
-                            mib(demand), b->host_target_percent, what, mib(st->capacity_bytes), b->dead_band_percent);
-        if (n_pressured > 0 && strcmp(st->state, "shrinking") != 0) {
-                size_t n = strlen(st->reason);
-                snprintf(st->reason + n, sizeof(st->reason) - n, "; %zu guest%s under pressure", n_pressured,
-                         n_pressured == 1 ? "" : "s");
+                controller_status_set(&st->status, "steady", now,
+                                      "the guests use %.0f MiB, within HostTarget=%g%% of %s (%.0f MiB) less "
+                                      "DeadBand=%g%%",
+                                      mib(demand), b->host_target_percent, what, mib(st->capacity_bytes),
+                                      b->dead_band_percent);
+        if (n_pressured > 0 && strcmp(st->status.state, "shrinking") != 0) {
+                size_t n = strlen(st->status.reason);
+                snprintf(st->status.reason + n, sizeof(st->status.reason) - n, "; %zu guest%s under pressure",
+                         n_pressured, n_pressured == 1 ? "" : "s");
         }
         for (size_t i = 0; i < s->n_guests; i++)
                 balloon_guest_idle(&lots[i], short_of_memory);
@@ -630,10 +623,7 @@ static int balloon_plan(const Snapshot *s, const Policy *p, void *state, Plan *p
 
 static void balloon_status(const void *state, ControllerStatus *ret) {
         const BalloonState *st = state;
-        ControllerStatus c = { .since_usec = st->since_usec };
-        strscpy(c.state, sizeof(c.state), st->state);
-        strscpy(c.reason, sizeof(c.reason), st->reason);
-        *ret = c;
+        *ret = st->status;
 }
 
 const Controller balloon_controller = {

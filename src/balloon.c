@@ -12,7 +12,8 @@
 
 #define MIB (1024.0 * 1024.0)
 
-int balloon_capacity(const HostSample *h, uint64_t *ret_capacity_bytes, uint64_t *ret_use_bytes, const char **ret_what) {
+int balloon_capacity(const HostSample *h, uint64_t *ret_capacity_bytes, uint64_t *ret_use_bytes,
+                     const char **ret_what) {
         const CgroupSample *c = &h->cgroup;
         const MeminfoSample *m = &h->mem;
         if (c->version > 0 && c->has_limit && c->limit_bytes > 0 &&
@@ -32,7 +33,7 @@ int balloon_capacity(const HostSample *h, uint64_t *ret_capacity_bytes, uint64_t
 }
 
 static uint64_t percent_of(uint64_t base, double percent) {
-        PolicySize s = { .is_percent = true, .percent = percent };
+        PolicySize s = {.is_percent = true, .percent = percent};
         return policy_size_bytes(&s, base);
 }
 
@@ -59,8 +60,8 @@ void balloon_judge(const GuestSample *g, const Policy *p, const BalloonGuest *pr
         if (!g->has_balloon || j.maximum_bytes == 0)
                 say(j.why_not, sizeof(j.why_not), "the hypervisor gives no balloon figures");
         else if (!g->facts.known)
-                say(j.why_not, sizeof(j.why_not), "its domain XML is not read yet%s%s",
-                    g->facts.error[0] ? ": " : "", g->facts.error);
+                say(j.why_not, sizeof(j.why_not), "its domain XML is not read yet%s%s", g->facts.error[0] ? ": " : "",
+                    g->facts.error);
         else if (!g->facts.has_balloon)
                 say(j.why_not, sizeof(j.why_not), "it has no balloon device");
         else if (g->actions_in_flight & busy)
@@ -106,8 +107,9 @@ void balloon_judge(const GuestSample *g, const Policy *p, const BalloonGuest *pr
                 j.pressured = true;
                 strscpy(j.pressure, sizeof(j.pressure), prev->counters_why);
         }
-        j.recently_pressured = j.pressured || (prev && prev->pressured_usec &&
-                                               (now_usec < prev->pressured_usec ||
-                                                now_usec - prev->pressured_usec < BALLOON_PRESSURE_HOLD_USEC));
+        j.recently_pressured =
+                j.pressured ||
+                (prev && prev->pressured_usec &&
+                 (now_usec < prev->pressured_usec || now_usec - prev->pressured_usec < BALLOON_PRESSURE_HOLD_USEC));
         *ret = j;
 }

@@ -33,9 +33,7 @@ typedef struct ShedState {
         bool book_changed;
         bool book_unreadable;     /* the file could not be read: never overwritten */
 
-        char state[32];           /* status: "watching", "shedding", "cooling", "restoring", ... */
-        char reason[256];
-        uint64_t since_usec;
+        ControllerStatus status; /* what status shows: state, reason, since */
 
         uint64_t last_shed_usec;  /* snapshot time of the last shed planned, 0: none */
         uint64_t last_shed_before_usec; /* ... before this plan's (plan_discard puts it back) */
@@ -78,7 +76,7 @@ typedef struct ShedState {
 static void *shed_state_new(void) {
         ShedState *st = calloc(1, sizeof(ShedState));
         if (st)
-                strscpy(st->state, sizeof(st->state), "starting");
+                strscpy(st->status.state, sizeof(st->status.state), "starting");
         return st;
 }
 
@@ -112,18 +110,6 @@ const ShedBook *shed_controller_book(void *state, bool *ret_changed) {
         if (ret_changed)
                 *ret_changed = st->book_changed;
         return &st->book;
-}
-
-__attribute__((format(printf, 4, 5))) static void shed_set(ShedState *st, const char *state, uint64_t now,
-                                                           const char *fmt, ...) {
-        if (strcmp(st->state, state) != 0) {
-                st->since_usec = now;
-                strscpy(st->state, sizeof(st->state), state);
-        }
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(st->reason, sizeof(st->reason), fmt, ap);
-        va_end(ap);
 }
 
 static const GuestSample *guest_by_uuid(const Snapshot *s, const char *uuid) {
@@ -467,22 +453,24 @@ static int shed_one(ShedState *st, const Snapshot *s, const Policy *p, const She
                 if (!st->squeeze_since_usec)
                         st->squeeze_since_usec = now;
                 if (since(now, st->squeeze_since_usec) < SHED_SQUEEZE_WAIT_USEC) {
-                        shed_set(st, "squeezing", now,
-                                 "%s: %zu balloon%s squeezed first; a guest is shed only if that is not enough "
-                                 "(waiting at most %.0f s)",
-                                 x->reason, squeezing, squeezing == 1 ? "" : "s", (double) SHED_SQUEEZE_WAIT_USEC / 1e6);
+                        controller_status_set(
+                                &st->status, "squeezing", now,
+                                "%s: %zu balloon%s squeezed first; a guest is shed only if that is not enough "
+                                "(waiting at most %.0f s)",
+                                x->reason, squeezing, squeezing == 1 ? "" : "s", (double) SHED_SQUEEZE_WAIT_USEC / 1e6);
                         return 0;
                 }
         }
         for (size_t i = 0; i < st->book.n; i++)
                 if (st->book.entries[i].stage == SHED_STAGE_SHEDDING) {
-                        shed_set(st, "shedding", now, "%s: %s is being shed; one at a time", x->reason,
-                                 st->book.entries[i].name);
+                        controller_status_set(&st->status, "shedding", now, "%s: %s is being shed; one at a time",
+                                              x->reason, st->book.entries[i].name);
                         return 0;
                 }
         if (st->last_shed_usec && since(now, st->last_shed_usec) < p->shed.cooldown_usec) {
-                shed_set(st, "cooling", now, "%s: cooling down for %.0f s after the last shed", x->reason,
-                         (double) (p->shed.cooldown_usec - since(now, st->last_shed_usec)) / 1e6);
+                controller_status_set(&st->status, "cooling", now, "%s: cooling down for %.0f s after the last shed",
+                                      x->reason,
+                                      (double) (p->shed.cooldown_usec - since(now, st->last_shed_usec)) / 1e6);
                 return 0;
         }
         _cleanup_free_ size_t *order = calloc(s->n_guests ? s->n_guests : 1, sizeof(*order));
@@ -490,8 +478,8 @@ static int shed_one(ShedState *st, const Snapshot *s, const Policy *p, const She
                 return -ENOMEM;
         size_t n = shed_rank(s, p, order, s->n_guests);
         if (n == 0) {
-                shed_set(st, "stuck", now, "%s: no guest may be shed (Shed=never, transient, or unknown)",
-                         x->reason);
+                controller_status_set(&st->status, "stuck", now,
+                                      "%s: no guest may be shed (Shed=never, transient, or unknown)", x->reason);
                 return 0;
         }
         /* The first whose save fits where saves go, and did not just fail. */
@@ -511,13 +499,15 @@ static int shed_one(ShedState *st, const Snapshot *s, const Policy *p, const She
                 }
         }
         if (!g && skipped == n) {
-                shed_set(st, "stuck", now, "%s: the save of every sheddable guest failed in the last %.0f min",
-                         x->reason, (double) SHED_FAILED_SKIP_USEC / 60e6);
+                controller_status_set(&st->status, "stuck", now,
+                                      "%s: the save of every sheddable guest failed in the last %.0f min", x->reason,
+                                      (double) SHED_FAILED_SKIP_USEC / 60e6);
                 return 0;
         }
         if (!g) {
-                shed_set(st, "stuck", now, "%s: %s has %.0f MiB free, too little to save any sheddable guest",
-                         x->reason, p->shed.save_directory, (double) s->host.save_free_bytes / MIB);
+                controller_status_set(&st->status, "stuck", now,
+                                      "%s: %s has %.0f MiB free, too little to save any sheddable guest", x->reason,
+                                      p->shed.save_directory, (double) s->host.save_free_bytes / MIB);
                 return 0;
         }
         ActionKind kind = c->shed == SHED_DESTROY ? ACTION_DESTROY : ACTION_SAVE;
@@ -530,7 +520,7 @@ static int shed_one(ShedState *st, const Snapshot *s, const Policy *p, const She
         if (r < 0)
                 return r;
         st->last_shed_usec = now;
-        shed_set(st, "shedding", now, "%s: shedding %s", x->reason, g->name);
+        controller_status_set(&st->status, "shedding", now, "%s: shedding %s", x->reason, g->name);
         return 0;
 }
 
@@ -542,17 +532,18 @@ static int shed_restore_one(ShedState *st, const Snapshot *s, const Policy *p, c
         size_t i;
         int r = shed_pick_restore(&s->host, &p->shed, &st->book, now, &i);
         if (r == -ENOENT) {
-                shed_set(st, "watching", now, "%s", x->reason);
+                controller_status_set(&st->status, "watching", now, "%s", x->reason);
                 return 0;
         }
         if (r == -EBUSY) {
-                shed_set(st, "restoring", now, "%s: a restore is under way; one at a time", x->reason);
+                controller_status_set(&st->status, "restoring", now, "%s: a restore is under way; one at a time",
+                                      x->reason);
                 return 0;
         }
         if (r == -ENOSPC) {
                 const ShedEntry *e = &st->book.entries[i];
-                shed_set(st, "waiting", now, "%s: %s (%.0f MiB) does not fit yet", x->reason, e->name,
-                         (double) e->bytes / MIB);
+                controller_status_set(&st->status, "waiting", now, "%s: %s (%.0f MiB) does not fit yet", x->reason,
+                                      e->name, (double) e->bytes / MIB);
                 return 0;
         }
         if (r < 0)
@@ -560,8 +551,8 @@ static int shed_restore_one(ShedState *st, const Snapshot *s, const Policy *p, c
         ShedEntry *e = &st->book.entries[i];
         uint64_t hold = p->shed.restore_hold_usec;
         if (since(now, st->roomy_since_usec) < hold) {
-                shed_set(st, "waiting", now, "%s: %s comes back after %.0f s of room", x->reason, e->name,
-                         (double) hold / 1e6);
+                controller_status_set(&st->status, "waiting", now, "%s: %s comes back after %.0f s of room", x->reason,
+                                      e->name, (double) hold / 1e6);
                 return 0;
         }
         r = shed_plan_restore(st, e, now, plan,
@@ -573,7 +564,7 @@ static int shed_restore_one(ShedState *st, const Snapshot *s, const Policy *p, c
                 return r;
         /* The next one waits for a new hold: memory moves once this one runs. */
         st->roomy_since_usec = now;
-        shed_set(st, "restoring", now, "%s: restoring %s", x->reason, e->name);
+        controller_status_set(&st->status, "restoring", now, "%s: restoring %s", x->reason, e->name);
         return 0;
 }
 
@@ -584,7 +575,8 @@ static int shed_plan(const Snapshot *s, const Policy *p, void *state, Plan *plan
         st->last_shed_before_usec = st->last_shed_usec;
         if (!s->hypervisor_connected) {
                 st->roomy_since_usec = 0;
-                shed_set(st, "held", now, "hypervisor unreachable: guests unknown, nothing shed or restored");
+                controller_status_set(&st->status, "held", now,
+                                      "hypervisor unreachable: guests unknown, nothing shed or restored");
                 return 0;
         }
         shed_reconcile(st, s, p);
@@ -604,7 +596,8 @@ static int shed_plan(const Snapshot *s, const Policy *p, void *state, Plan *plan
                 st->n_squeezed = 0;
         }
         if (!p->shed.enable) {
-                shed_set(st, "off", now, "Enable=no: memory %s (%s)", shed_level_name(x.level), x.reason);
+                controller_status_set(&st->status, "off", now, "Enable=no: memory %s (%s)", shed_level_name(x.level),
+                                      x.reason);
                 return 0;
         }
         switch (x.level) {
@@ -613,20 +606,17 @@ static int shed_plan(const Snapshot *s, const Policy *p, void *state, Plan *plan
         case SHED_LEVEL_ROOMY:
                 return shed_restore_one(st, s, p, &x, plan);
         case SHED_LEVEL_TIGHT:
-                shed_set(st, "watching", now, "%s", x.reason);
+                controller_status_set(&st->status, "watching", now, "%s", x.reason);
                 return 0;
         default:
-                shed_set(st, "held", now, "%s: nothing shed or restored", x.reason);
+                controller_status_set(&st->status, "held", now, "%s: nothing shed or restored", x.reason);
                 return 0;
         }
 }
 
 static void shed_status(const void *state, ControllerStatus *ret) {
         const ShedState *st = state;
-        ControllerStatus c = { .since_usec = st->since_usec };
-        strscpy(c.state, sizeof(c.state), st->state);
-        strscpy(c.reason, sizeof(c.reason), st->reason);
-        *ret = c;
+        *ret = st->status;
 }
 
 /* The book from StateDirectory=: none is an empty book; a broken one is
@@ -708,8 +698,9 @@ static void shed_plan_discard(void *state) {
                 if (st->oom[k].planned_usec != st->plan_usec)
                         st->oom[n++] = st->oom[k];
         st->n_oom = n;
-        shed_set(st, "held", st->plan_usec, "%s/%s cannot be written: nothing is shed or restored until it can",
-                 "StateDirectory=", SHED_BOOK_FILE);
+        controller_status_set(&st->status, "held", st->plan_usec,
+                              "%s/%s cannot be written: nothing is shed or restored until it can",
+                              "StateDirectory=", SHED_BOOK_FILE);
 }
 
 const Controller shed_controller = {

@@ -19,6 +19,11 @@ typedef struct ControllerStatus {
         uint64_t since_usec;  /* snapshot time the state began, 0: unknown */
 } ControllerStatus;
 
+/* Set a status: state and reason; since_usec moves only when the state
+ * word changes. */
+void controller_status_set(ControllerStatus *c, const char *state, uint64_t now_usec, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
 /* One controller's status, as the reporters take it. */
 typedef struct ControllerReport {
         const char *name;

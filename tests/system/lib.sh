@@ -50,6 +50,23 @@ ctl() {
 	"$DENSITYCTL" --socket "$dir/densityd.sock" "$@"
 }
 
+jqe() { jq -e "$@" >/dev/null; } # jq as a test: its exit status only
+
+# The VMs' cgroup (v1 or v2) and its usage in MiB.
+cgroup_dir() {
+	local d
+	for d in /sys/fs/cgroup/memory/machine /sys/fs/cgroup/machine.slice; do
+		[ -d "$d" ] && { echo "$d"; return 0; }
+	done
+	return 1
+}
+usage_mib() {
+	local d
+	d=$(cgroup_dir) || return 1
+	if [ -r "$d/memory.usage_in_bytes" ]; then echo $(($(cat "$d/memory.usage_in_bytes") / 1048576))
+	else echo $(($(cat "$d/memory.current") / 1048576)); fi
+}
+
 # libvirtd_pid: the running libvirtd's PID (from its pid file), or nothing.
 libvirtd_pid() {
 	local p

@@ -60,20 +60,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-jqe() { jq -e "$@" >/dev/null; }
-cgroup_dir() {
-	local d
-	for d in /sys/fs/cgroup/memory/machine /sys/fs/cgroup/machine.slice; do
-		[ -d "$d" ] && { echo "$d"; return 0; }
-	done
-	return 1
-}
-usage_mib() {
-	local d
-	d=$(cgroup_dir) || return 1
-	if [ -r "$d/memory.usage_in_bytes" ]; then echo $(($(cat "$d/memory.usage_in_bytes") / 1048576))
-	else echo $(($(cat "$d/memory.current") / 1048576)); fi
-}
 # memstat NAME KEY: one figure of virsh dommemstat, in MiB.
 memstat() { vsh dommemstat "$1" 2>/dev/null | awk -v k="$2" '$1 == k { print int($2 / 1024) }'; }
 actual_mib() { memstat "$1" actual; }

@@ -49,7 +49,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-jqe() { jq -e "$@" >/dev/null; }
 ksm() { sed 's/.*\[\(.*\)\].*/\1/' "$KSM/$1"; }
 page=$(getconf PAGESIZE)
 saved_mib() { # (pages_sharing + ksm_zero_pages) in MiB

@@ -28,7 +28,6 @@ trap cleanup EXIT
 
 qemu_pid() { cat "/run/libvirt/qemu/$1.pid" 2>/dev/null; }
 score() { cat "/proc/$(qemu_pid "$1")/oom_score_adj" 2>/dev/null; }
-jqe() { jq -e "$@" >/dev/null; }
 
 "$TB" up 2 2>"$WORK/testbed.log" || {
 	echo "Bail out! testbed up 2 failed:"

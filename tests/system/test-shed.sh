@@ -56,22 +56,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-jqe() { jq -e "$@" >/dev/null; }
 oom_kills() { awk '$1 == "oom_kill" { print $2 }' /proc/vmstat; }
 psi_full10() { awk '$1 == "full" { sub("avg10=", "", $2); print $2 }' /proc/pressure/memory; }
-cgroup_dir() {
-	local d
-	for d in /sys/fs/cgroup/memory/machine /sys/fs/cgroup/machine.slice; do
-		[ -d "$d" ] && { echo "$d"; return 0; }
-	done
-	return 1
-}
-usage_mib() {
-	local d
-	d=$(cgroup_dir) || return 1
-	if [ -r "$d/memory.usage_in_bytes" ]; then echo $(($(cat "$d/memory.usage_in_bytes") / 1048576))
-	else echo $(($(cat "$d/memory.current") / 1048576)); fi
-}
 saved() { virsh -c qemu:///system list --all --with-managed-save --name 2>/dev/null | grep -qx "$1"; }
 running() { [ "$(virsh -c qemu:///system domstate "$1" 2>/dev/null)" = running ]; }
 
