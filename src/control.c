@@ -422,9 +422,13 @@ json_object *control_status_json(const Snapshot *s, const ControlDaemonInfo *inf
 
         jadd(o, "host", control_host_json(&s->host));
         const BalloonReport *balloon = NULL;
-        for (size_t i = 0; i < info->n_controllers; i++)
+        const NumaReport *numa = NULL;
+        for (size_t i = 0; i < info->n_controllers; i++) {
                 if (info->controllers[i].has_balloon)
                         balloon = &info->controllers[i].balloon;
+                if (info->controllers[i].has_numa)
+                        numa = &info->controllers[i].numa;
+        }
         json_object *guests = json_object_new_array_ext((int) s->n_guests);
         for (size_t i = 0; i < s->n_guests; i++) {
                 json_object *g = control_guest_json(&s->guests[i]);
@@ -433,10 +437,31 @@ json_object *control_status_json(const Snapshot *s, const ControlDaemonInfo *inf
                         if (strcmp(balloon->guests[k].uuid, s->guests[i].uuid) == 0)
                                 b = &balloon->guests[k];
                 jadd(g, "balloon", b ? control_balloon_guest_json(b) : NULL);
+                const NumaPlace *pl = NULL;
+                for (size_t k = 0; numa && k < numa->n_places && !pl; k++)
+                        if (strcmp(numa->places[k].uuid, s->guests[i].uuid) == 0 && numa->places[k].node >= 0)
+                                pl = &numa->places[k];
+                json_object *no = NULL;
+                if (pl) {
+                        no = json_object_new_object();
+                        double f = numa_local_fraction(&s->guests[i], pl->node);
+                        jadd(no, "node", json_object_new_int(pl->node));
+                        jadd(no, "cpulist", json_object_new_string(pl->cpulist));
+                        jadd(no, "since", jtime(pl->since_usec));
+                        jadd(no, "local_fraction", f >= 0 ? jd(f, 3) : NULL);
+                }
+                jadd(g, "numa", no);
                 json_object_array_add(guests, g);
         }
         jadd(o, "guests", guests);
         jadd(o, "balloon", balloon ? control_balloon_json(balloon) : NULL);
+        json_object *nm = NULL;
+        if (numa) {
+                nm = json_object_new_object();
+                jadd(nm, "placed", ju(numa->n_places));
+                jadd(nm, "moves_total", ju(numa->moves_total));
+        }
+        jadd(o, "numa", nm);
         jadd(o, "decisions", control_log_json(info->decisions, info->n_decisions));
         json_object *ctl = json_object_new_array();
         for (size_t i = 0; i < info->n_controllers; i++) {

@@ -25,6 +25,7 @@
 #include "density/cgroup.h"
 #include "density/ksm-controller.h"
 #include "density/balloon-controller.h"
+#include "density/numa-controller.h"
 #include "density/meminfo.h"
 #include "density/psi.h"
 #include "density/shed-controller.h"
@@ -51,7 +52,8 @@
 #define PSI_TRIGGER_WINDOW_USEC (1 * USEC_PER_SEC)
 #define STOP_RESTORE_WAIT_USEC (3 * USEC_PER_SEC)
 
-const Controller *const controllers_builtin[] = { &ksm_controller, &balloon_controller, &shed_controller };
+const Controller *const controllers_builtin[] = { &ksm_controller, &balloon_controller, &numa_controller,
+                                                   &shed_controller };
 const size_t controllers_builtin_n = ELEMENTSOF(controllers_builtin);
 
 typedef struct Daemon {
@@ -202,6 +204,10 @@ static ControllerReport *daemon_controller_reports(Daemon *d) {
                 if (d->controllers[i] == &balloon_controller) {
                         r[i].has_balloon = true;
                         balloon_controller_report(d->controller_state[i], &r[i].balloon);
+                }
+                if (d->controllers[i] == &numa_controller) {
+                        r[i].has_numa = true;
+                        numa_controller_report(d->controller_state[i], &r[i].numa);
                 }
         }
         return r;

@@ -222,16 +222,54 @@ static int domfacts_balloon(const xmlNode *devices, DomainFacts *f, char *err, s
         return 0;
 }
 
+/* vCPUs and their pinning. What cannot be read is left unknown (0, ""):
+ * the NUMA planner then leaves the guest alone, nothing else needs it. */
 static void domfacts_pinning(const xmlNode *root, DomainFacts *f) {
         const char *v;
         xmlNode *vcpu = domfacts_child(root, "vcpu");
-        if (vcpu && domfacts_attr(vcpu, "cpuset", &v) == 0 && v[0])
+        f->vcpus = 1; /* libvirt's default without <vcpu> */
+        if (vcpu) {
+                uint64_t n = 0;
+                xmlChar *text = xmlNodeGetContent(vcpu);
+                if (domfacts_attr(vcpu, "current", &v) == 0 && parse_u64(v, &n) == 0 && n > 0 && n <= 65536)
+                        f->vcpus = (unsigned) n;
+                else if (text && parse_u64((const char *) text, &n) == 0 && n > 0 && n <= 65536)
+                        f->vcpus = (unsigned) n;
+                else
+                        f->vcpus = 0;
+                xmlFree(text);
+        }
+        bool cpuset = vcpu && domfacts_attr(vcpu, "cpuset", &v) == 0 && v[0];
+        if (cpuset) {
                 f->vcpu_pinned = true;
+                if (strlen(v) < sizeof(f->vcpu_cpuset))
+                        strscpy(f->vcpu_cpuset, sizeof(f->vcpu_cpuset), v);
+        }
         xmlNode *cputune = domfacts_child(root, "cputune");
-        if (domfacts_child(cputune, "vcpupin"))
+        bool mixed = false, first = true;
+        unsigned pins = 0;
+        for (xmlNode *n = cputune ? cputune->children : NULL; n; n = n->next) {
+                if (!domfacts_is(n, "vcpupin"))
+                        continue;
                 f->vcpu_pinned = true;
-        if (domfacts_child(cputune, "emulatorpin"))
+                pins++;
+                if (domfacts_attr(n, "cpuset", &v) < 0 || strlen(v) >= sizeof(f->vcpu_cpuset))
+                        mixed = true;
+                else if (first && !cpuset)
+                        strscpy(f->vcpu_cpuset, sizeof(f->vcpu_cpuset), v);
+                else if (strcmp(f->vcpu_cpuset, v) != 0)
+                        mixed = true;
+                first = false;
+        }
+        /* Some vCPUs pinned, the others free to run anywhere: mixed. */
+        if (mixed || (pins > 0 && !cpuset && pins < f->vcpus))
+                f->vcpu_cpuset[0] = '\0';
+        xmlNode *emu = domfacts_child(cputune, "emulatorpin");
+        if (emu) {
                 f->emulator_pinned = true;
+                if (domfacts_attr(emu, "cpuset", &v) == 0 && strlen(v) < sizeof(f->emulator_cpuset))
+                        strscpy(f->emulator_cpuset, sizeof(f->emulator_cpuset), v);
+        }
 }
 
 static int domfacts_numatune(const xmlNode *root, DomainFacts *f, char *err, size_t err_size) {

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "density/util.h"
@@ -26,6 +27,29 @@ int numa_node_meminfo_parse(const char *buf, NumaNode *node) {
                 }
         }
         return total && free_ ? 0 : -EINVAL;
+}
+
+int numa_distance_parse(const char *buf, NumaNode *node) {
+        uint16_t d[DENSITY_MAX_NODES];
+        size_t n = 0;
+        const char *p = buf;
+        while (*p && n < DENSITY_MAX_NODES) {
+                char *end;
+                errno = 0;
+                unsigned long v = strtoul(p, &end, 10);
+                if (end == p)
+                        break;
+                if (errno || v > UINT16_MAX)
+                        return -EINVAL;
+                d[n++] = (uint16_t) v;
+                p = end;
+        }
+        p += strspn(p, " \t\n");
+        if (*p && n < DENSITY_MAX_NODES)
+                return -EINVAL;
+        memcpy(node->distance, d, n * sizeof(d[0]));
+        node->n_distances = n;
+        return 0;
 }
 
 static int numa_node_cmp(const void *a, const void *b) {
@@ -64,6 +88,10 @@ int numa_read(const char *sys_root, NumaSample *ret) {
                         r = numa_node_meminfo_parse(mem, &n);
                 if (r < 0)
                         return r;
+                _cleanup_free_ char *dist = NULL;
+                snprintf(rel, sizeof(rel), "%s/distance", de->d_name);
+                if (read_file_at(dir, rel, &dist, NULL) == 0)
+                        numa_distance_parse(dist, &n);
                 snprintf(rel, sizeof(rel), "%s/cpulist", de->d_name);
                 r = read_file_at(dir, rel, &cpus, NULL);
                 if (r == 0) {

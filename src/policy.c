@@ -41,6 +41,7 @@ typedef enum SectionKind {
         SECTION_KSM,
         SECTION_SHED,
         SECTION_BALLOON,
+        SECTION_NUMA,
         SECTION_CLASS,
 } SectionKind;
 
@@ -73,6 +74,7 @@ typedef struct KeySpec {
 #define KSM(f, ctype) .section = SECTION_KSM, FIELD(Policy, ksm.f, ctype)
 #define SHED(f, ctype) .section = SECTION_SHED, FIELD(Policy, shed.f, ctype)
 #define BALLOON(f, ctype) .section = SECTION_BALLOON, FIELD(Policy, balloon.f, ctype)
+#define NUMA(f, ctype) .section = SECTION_NUMA, FIELD(Policy, numa.f, ctype)
 #define CLASS(f, ctype) .section = SECTION_CLASS, FIELD(PolicyClass, f, ctype)
 
 #define KIB UINT64_C(1024)
@@ -82,6 +84,11 @@ static const char *const shed_mode_names[_SHED_MODE_MAX] = {
         [SHED_NEVER] = "never",
         [SHED_SAVE] = "save",
         [SHED_DESTROY] = "destroy",
+};
+
+static const char *const numa_memory_mode_names[_NUMA_MEMORY_MODE_MAX] = {
+        [NUMA_MEMORY_PREFERRED] = "preferred",
+        [NUMA_MEMORY_STRICT] = "strict",
 };
 
 static const char *const ksm_mode_names[_KSM_MODE_MAX] = {
@@ -94,6 +101,7 @@ static const char *const ksm_mode_names[_KSM_MODE_MAX] = {
 /* KEY_ENUM stores the index as an int. */
 _Static_assert(sizeof(ShedMode) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(KsmMode) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(NumaMemoryMode) == sizeof(int), "enums are stored as int");
 
 static const KeySpec policy_keys[] = {
         { DAEMON(interval_usec, uint64_t), .key = "Interval", .type = KEY_DURATION,
@@ -154,6 +162,15 @@ static const KeySpec policy_keys[] = {
         { BALLOON(step_max, PolicyStep), .key = "StepMax", .type = KEY_STEP, .min = 1024 * 1024, .max = 16 * TIB },
         { BALLOON(dead_band_percent, double), .key = "DeadBand", .type = KEY_PERCENT, .min = 0, .max = 20 },
 
+        { NUMA(enable, bool), .key = "Enable", .type = KEY_BOOL },
+        { NUMA(single_node, bool), .key = "SingleNode", .type = KEY_BOOL },
+        { NUMA(max_moves_per_tick, unsigned), .key = "MaxMovesPerTick", .type = KEY_INTEGER, .min = 0, .max = 1000 },
+        { NUMA(dwell_usec, uint64_t), .key = "Dwell", .type = KEY_DURATION, .min = 0, .max = 86400 * USEC_PER_SEC },
+        { NUMA(balance_tolerance_percent, double), .key = "BalanceTolerance", .type = KEY_PERCENT, .min = 1,
+          .max = 100 },
+        { NUMA(memory_mode, NumaMemoryMode), .key = "MemoryMode", .type = KEY_ENUM, .words = numa_memory_mode_names,
+          .n_words = _NUMA_MEMORY_MODE_MAX },
+
         { CLASS(match, char[POLICY_MATCH_MAX][POLICY_GLOB_MAX]), .key = "Match", .type = KEY_GLOBS,
           .not_in_default = true },
         { CLASS(priority, unsigned), .key = "Priority", .type = KEY_INTEGER, .min = 0, .max = 100 },
@@ -166,6 +183,7 @@ static const KeySpec policy_keys[] = {
         { CLASS(ksm_trust_domain, char[DENSITY_POLICY_CLASS_NAME_MAX]), .key = "KsmTrustDomain",
           .type = KEY_NAME },
         { CLASS(oom_score_adj, int), .key = "OomScoreAdjust", .type = KEY_SIGNED, .smin = -1000, .smax = 1000 },
+        { CLASS(numa, bool), .key = "Numa", .type = KEY_BOOL },
 };
 
 /* Every class starts from these, [Class default] included: a class section
@@ -179,6 +197,7 @@ static void policy_class_defaults(PolicyClass *c, const char *name) {
         c->shares = 1000;
         c->shed = SHED_SAVE;
         c->ksm = true;
+        c->numa = true;
         strscpy(c->name, sizeof(c->name), name);
         strscpy(c->ksm_trust_domain, sizeof(c->ksm_trust_domain), POLICY_DEFAULT_CLASS);
 }
@@ -231,6 +250,13 @@ void policy_defaults(Policy *ret) {
         b->step_max.has_percent = true;
         b->step_max.percent = 10.0;
         b->dead_band_percent = 2.0;
+        PolicyNuma *n = &ret->numa;
+        n->enable = true;
+        n->single_node = false;
+        n->max_moves_per_tick = 1;
+        n->dwell_usec = 600 * USEC_PER_SEC;
+        n->balance_tolerance_percent = 10.0;
+        n->memory_mode = NUMA_MEMORY_PREFERRED;
         ret->n_classes = 1;
         policy_class_defaults(&ret->classes[0], POLICY_DEFAULT_CLASS);
 }
@@ -293,6 +319,10 @@ int policy_parse_step(const char *s, PolicyStep *ret) {
                 return -EINVAL;
         *ret = step;
         return 0;
+}
+
+const char *numa_memory_mode_name(NumaMemoryMode m) {
+        return m < _NUMA_MEMORY_MODE_MAX ? numa_memory_mode_names[m] : "?";
 }
 
 const char *ksm_mode_name(KsmMode m) {
@@ -857,6 +887,8 @@ static void reader_section(ParseState *st, char *header) {
                 st->section = SECTION_SHED;
         else if (strcmp(header, "Balloon") == 0)
                 st->section = SECTION_BALLOON;
+        else if (strcmp(header, "Numa") == 0)
+                st->section = SECTION_NUMA;
         else if (strncmp(header, "Class", 5) == 0 && (header[5] == '\0' || isspace((unsigned char) header[5])))
                 reader_class_section(st, header + 5);
         else

@@ -51,6 +51,8 @@ static void test_real_dumpxml(void) {
         CHECK(!f.free_page_reporting);
         CHECK(!f.vcpu_pinned);
         CHECK(!f.emulator_pinned);
+        CHECK_U64(f.vcpus, 1);
+        CHECK_STR(f.vcpu_cpuset, "");
         CHECK(!f.numatune);
         CHECK(!f.nosharepages);
         CHECK_STR(f.numatune_mode, "");
@@ -130,18 +132,39 @@ static void test_pinning(void) {
         CHECK_OK(parse(DOM("<vcpu placement='static'>2</vcpu>"), &f));
         CHECK(!f.vcpu_pinned);
         CHECK(!f.emulator_pinned);
+        CHECK_U64(f.vcpus, 2);
+
+        CHECK_OK(parse(DOM("<vcpu placement='static' current='3'>8</vcpu>"), &f));
+        CHECK_U64(f.vcpus, 3); /* what it runs, not its most */
+        CHECK_OK(parse(DOM("<vcpu>many</vcpu>"), &f));
+        CHECK_U64(f.vcpus, 0); /* unknown */
+        CHECK_OK(parse(DOM(""), &f));
+        CHECK_U64(f.vcpus, 1); /* libvirt's default */
 
         CHECK_OK(parse(DOM("<vcpu placement='static' cpuset='0-1'>2</vcpu>"), &f));
         CHECK(f.vcpu_pinned);
         CHECK(!f.emulator_pinned);
+        CHECK_STR(f.vcpu_cpuset, "0-1");
 
+        /* One of two vCPUs pinned: mixed, no single set. */
         CHECK_OK(parse(DOM("<vcpu>2</vcpu><cputune><vcpupin vcpu='1' cpuset='3'/></cputune>"), &f));
         CHECK(f.vcpu_pinned);
         CHECK(!f.emulator_pinned);
+        CHECK_STR(f.vcpu_cpuset, "");
+        CHECK_OK(parse(DOM("<vcpu>2</vcpu><cputune><vcpupin vcpu='0' cpuset='2-3'/><vcpupin vcpu='1' cpuset='2-3'/>"
+                           "<emulatorpin cpuset='2-3'/></cputune>"),
+                       &f));
+        CHECK_STR(f.vcpu_cpuset, "2-3");
+        CHECK_STR(f.emulator_cpuset, "2-3");
+        CHECK_OK(parse(DOM("<vcpu>2</vcpu><cputune><vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3'/>"
+                           "</cputune>"),
+                       &f));
+        CHECK_STR(f.vcpu_cpuset, "");
 
         CHECK_OK(parse(DOM("<vcpu>2</vcpu><cputune><shares>1024</shares><emulatorpin cpuset='0'/></cputune>"), &f));
         CHECK(!f.vcpu_pinned);
         CHECK(f.emulator_pinned);
+        CHECK_STR(f.emulator_cpuset, "0");
 
         /* <cputune> without pins is not pinning */
         CHECK_OK(parse(DOM("<cputune><shares>1024</shares></cputune>"), &f));

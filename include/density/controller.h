@@ -5,6 +5,7 @@
 #pragma once
 
 #include "density/balloon.h"
+#include "density/numa-place.h"
 #include "density/plan.h"
 #include "density/policy.h"
 #include "density/shed.h"
@@ -31,6 +32,8 @@ typedef struct ControllerReport {
         const ShedBook *shed_book;  /* the shed controller's book of shed guests, NULL for others */
         bool has_balloon;           /* the balloon controller: its guests and totals below */
         BalloonReport balloon;
+        bool has_numa;              /* the NUMA controller: where it placed guests */
+        NumaReport numa;
 } ControllerReport;
 
 typedef struct Controller {
@@ -63,8 +66,8 @@ typedef struct Controller {
         void (*plan_discard)(void *state);
 } Controller;
 
-/* The controllers densityd runs, in order: KSM, balloon, shed (the NUMA
- * controller lands on this control plane next). Balloons move before the
- * shedder judges, so a shed is the step after balloons could not help. */
+/* The controllers densityd runs, in order: KSM, balloon, NUMA, shed.
+ * Balloons move before the shedder judges, so a shed is the step after
+ * balloons could not help. */
 extern const Controller *const controllers_builtin[];
 extern const size_t controllers_builtin_n;

@@ -122,6 +122,26 @@ typedef struct PolicyBalloon {
         double dead_band_percent;           /* DeadBand=: of capacity (host) and of a guest's maximum (2%) */
 } PolicyBalloon;
 
+/* [Numa] MemoryMode=: how a guest's memory is bound to its node. */
+typedef enum NumaMemoryMode {
+        NUMA_MEMORY_PREFERRED,  /* from its node while it has room, else elsewhere (no OOM kill for a full node) */
+        NUMA_MEMORY_STRICT,     /* from its node only */
+        _NUMA_MEMORY_MODE_MAX,
+} NumaMemoryMode;
+
+/* "preferred", "strict". */
+const char *numa_memory_mode_name(NumaMemoryMode m);
+
+/* [Numa]: the NUMA controller. */
+typedef struct PolicyNuma {
+        bool enable;                   /* Enable= (default yes) */
+        bool single_node;              /* SingleNode=: place guests on a one-node host too (default no) */
+        unsigned max_moves_per_tick;   /* MaxMovesPerTick= (1) */
+        uint64_t dwell_usec;           /* Dwell=: a guest stays where it was placed at least this long (10 min) */
+        double balance_tolerance_percent; /* BalanceTolerance=: free memory may differ this much between nodes (10%) */
+        NumaMemoryMode memory_mode;    /* MemoryMode= (preferred) */
+} PolicyNuma;
+
 /* [Class NAME]: what the controllers need to know per guest. */
 typedef struct PolicyClass {
         char name[DENSITY_POLICY_CLASS_NAME_MAX];
@@ -138,6 +158,7 @@ typedef struct PolicyClass {
         char ksm_trust_domain[DENSITY_POLICY_CLASS_NAME_MAX]; /* KsmTrustDomain= (default "default") */
         bool has_oom_score_adj;         /* OomScoreAdjust= set: its guests' qemu get it */
         int oom_score_adj;              /* -1000..1000: lower is killed later by the kernel's OOM killer */
+        bool numa;                      /* Numa=: may the NUMA controller place its guests (default yes) */
 } PolicyClass;
 
 typedef struct Policy {
@@ -154,6 +175,7 @@ typedef struct Policy {
         PolicyKsm ksm;              /* [Ksm] */
         PolicyShed shed;            /* [Shed] */
         PolicyBalloon balloon;      /* [Balloon] */
+        PolicyNuma numa;            /* [Numa] */
 
         /* [Class NAME] sections; classes[0] is always "default" (built in,
          * its keys overridable by a [Class default] section), the others in

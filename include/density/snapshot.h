@@ -76,6 +76,10 @@ typedef struct NumaNode {
         uint64_t mem_total_bytes;
         uint64_t mem_free_bytes;
         char cpulist[128];
+        /* nodeN/distance: to each node, in the order of nodes[] (both
+         * ascending ids); 0 entries: the file is missing. */
+        size_t n_distances;
+        uint16_t distance[DENSITY_MAX_NODES];
 } NumaNode;
 
 typedef struct NumaSample {
@@ -127,6 +131,9 @@ typedef struct DomainFacts {
         bool autodeflate;             /* <memballoon autodeflate='on'>: deflate-on-oom */
         bool vcpu_pinned;             /* <vcpu cpuset=..> or <cputune><vcpupin>: pinned by hand */
         bool emulator_pinned;         /* <cputune><emulatorpin> */
+        unsigned vcpus;               /* vCPUs it runs (<vcpu current=..>, else <vcpu>); 0: unknown */
+        char vcpu_cpuset[128];        /* the CPUs its vCPUs are pinned to, when all alike; "" none or mixed */
+        char emulator_cpuset[128];    /* <emulatorpin cpuset=..>, "" none */
         bool nosharepages;            /* <memoryBacking><nosharepages/>: KSM never merges its memory */
         bool numatune;                /* <numatune><memory ..>: memory placed by hand */
         char numatune_mode[16];       /* strict, preferred, interleave, restrictive */
