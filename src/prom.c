@@ -351,6 +351,48 @@ static void prom_balloon(FILE *f, const ControllerReport *r, size_t n_reports) {
         }
 }
 
+/* The NUMA controller: each placed guest's node and the share of its
+ * memory there; moves since densityd started. */
+static void prom_numa(FILE *f, const Snapshot *s, const ControllerReport *r, size_t n_reports) {
+        const NumaReport *nr = NULL;
+        for (size_t i = 0; i < n_reports; i++)
+                if (r[i].has_numa)
+                        nr = &r[i].numa;
+        if (!nr)
+                return;
+        prom_u64(f, "density_numa_moves_total", "counter", "Guests the NUMA controller moved between nodes.",
+                 nr->moves_total);
+        bool node_family = false, local_family = false;
+        for (size_t i = 0; i < nr->n_places; i++) {
+                const NumaPlace *pl = &nr->places[i];
+                if (pl->node < 0)
+                        continue;
+                if (!node_family)
+                        prom_family(f, "density_guest_numa_node", "gauge", "The node densityd placed the guest on.");
+                node_family = true;
+                fprintf(f, "density_guest_numa_node{domain=\"");
+                prom_label_value(f, pl->name);
+                fprintf(f, "\"} %d\n", pl->node);
+        }
+        for (size_t i = 0; i < nr->n_places; i++) {
+                const NumaPlace *pl = &nr->places[i];
+                const GuestSample *g = NULL;
+                for (size_t k = 0; k < s->n_guests && !g; k++)
+                        if (strcmp(s->guests[k].uuid, pl->uuid) == 0)
+                                g = &s->guests[k];
+                double frac = g && pl->node >= 0 ? numa_local_fraction(g, pl->node) : -1;
+                if (frac < 0)
+                        continue;
+                if (!local_family)
+                        prom_family(f, "density_guest_numa_local_ratio", "gauge",
+                                    "Share of the guest's memory on the node it was placed on.");
+                local_family = true;
+                fprintf(f, "density_guest_numa_local_ratio{domain=\"");
+                prom_label_value(f, pl->name);
+                fprintf(f, "\"} %.3f\n", frac);
+        }
+}
+
 /* The controllers' states: one series per controller, its labels saying
  * the mode and state, value 1; and since when. */
 static void prom_controllers(FILE *f, const ControllerReport *c, size_t n) {
@@ -390,6 +432,7 @@ int prom_render(const Snapshot *s, const JournalCounter *counters, size_t n_coun
         prom_controllers(f, controllers, n_controllers);
         prom_shed(f, counters, n_counters, controllers, n_controllers);
         prom_balloon(f, controllers, n_controllers);
+        prom_numa(f, s, controllers, n_controllers);
         prom_family(f, "density_sample_duration_seconds", "gauge", "Time the last tick spent sampling.");
         fprintf(f, "density_sample_duration_seconds %.6f\n", (double) s->sample_duration_usec / 1e6);
         prom_family(f, "density_last_sample_timestamp_seconds", "gauge", "When the last tick sampled.");
