@@ -615,14 +615,22 @@ static int virt_set_numatune(VirtConn *c, const char *uuid, const char *mode, co
         r = virt_lookup(c, uuid, &dom, &name, err, err_size);
         if (r < 0)
                 return r;
-        virTypedParameterPtr params = NULL;
-        int nparams = 0, maxparams = 0;
-        if (virTypedParamsAddInt(&params, &nparams, &maxparams, VIR_DOMAIN_NUMA_MODE, m) < 0 ||
-            virTypedParamsAddString(&params, &nparams, &maxparams, VIR_DOMAIN_NUMA_NODESET, canonical) < 0)
-                r = -ENOMEM;
-        else if (virDomainSetNumaParameters(dom, params, nparams, VIR_DOMAIN_AFFECT_LIVE) < 0)
-                r = virt_fail(c, dom, "virDomainSetNumaParameters", name, err, err_size);
-        virTypedParamsFree(params, nparams);
+        /* A running guest started without <numatune> has no mode, and
+         * libvirt changes the nodeset of a running guest only in strict or
+         * restrictive mode: the mode alone first (a no-op where it is set
+         * already; refused where another mode is), then the nodeset. */
+        bool two_steps = m == VIR_DOMAIN_NUMATUNE_MEM_STRICT || m == VIR_DOMAIN_NUMATUNE_MEM_RESTRICTIVE;
+        for (int step = two_steps ? 0 : 1; step < 2 && r == 0; step++) {
+                virTypedParameterPtr params = NULL;
+                int nparams = 0, maxparams = 0;
+                if (virTypedParamsAddInt(&params, &nparams, &maxparams, VIR_DOMAIN_NUMA_MODE, m) < 0 ||
+                    (step == 1 &&
+                     virTypedParamsAddString(&params, &nparams, &maxparams, VIR_DOMAIN_NUMA_NODESET, canonical) < 0))
+                        r = -ENOMEM;
+                else if (virDomainSetNumaParameters(dom, params, nparams, VIR_DOMAIN_AFFECT_LIVE) < 0)
+                        r = virt_fail(c, dom, "virDomainSetNumaParameters", name, err, err_size);
+                virTypedParamsFree(params, nparams);
+        }
         return r;
 }
 

@@ -32,9 +32,9 @@ static void world_init(World *w, const char *extra) {
         memset(w, 0, sizeof(*w));
         char text[1024];
         snprintf(text, sizeof(text),
-                 "[Numa]\nDwell=60s\nMaxMovesPerTick=1\nBalanceTolerance=10%%\n"
+                 "[Numa]\nDwell=60s\nMaxMovesPerTick=1\nBalanceTolerance=10%%\n%s"
                  "[Class web]\nMatch=web-*\n[Class db]\nMatch=db-*\n[Class pet]\nMatch=pet-*\nNuma=no\n%s",
-                 extra ? extra : "");
+                 extra && strstr(extra, "MemoryMode=") ? "" : "MemoryMode=strict\n", extra ? extra : "");
         PolicyErrors e = {};
         if (policy_parse(text, "t.conf", &w->p, &e) != 0)
                 TEST_FAIL("policy: %s", e.n ? e.lines[0] : "?");
@@ -183,7 +183,7 @@ static void test_one_node(void) {
         node(&w, 0, 16, 8, "0-7");
         guest(&w, "a", 1024, 2, 0);
         CHECK(plan_tick(&w, &plan) == 4);
-        check_pins(&plan, "a", 2, "0-7", "preferred", 0);
+        check_pins(&plan, "a", 2, "0-7", "strict", 0);
         settle(&w, &plan);
         CHECK(plan_tick(&w, &plan) == 0); /* again: nothing */
         plan_clear(&plan);
@@ -205,7 +205,7 @@ static void test_two_nodes(void) {
         for (size_t i = 0; i < 8; i++)
                 on0 += planned_node(&plan, names[i]) == 0;
         CHECK(on0 == 4);
-        check_pins(&plan, "g1", 1, planned_node(&plan, "g1") == 0 ? "0-7" : "8-15", "preferred",
+        check_pins(&plan, "g1", 1, planned_node(&plan, "g1") == 0 ? "0-7" : "8-15", "strict",
                    planned_node(&plan, "g1"));
         settle(&w, &plan);
         for (int t = 0; t < 100; t++) {
@@ -245,7 +245,7 @@ static void test_four_nodes(void) {
         guest(&w, "a", 2048, 6, 0);
         CHECK(plan_tick(&w, &plan) == 8);
         CHECK(planned_node(&plan, "a") == 2);
-        check_pins(&plan, "a", 6, "12-19", "preferred", 2);
+        check_pins(&plan, "a", 6, "12-19", "strict", 2);
         settle(&w, &plan);
         /* Many more: never node 3. */
         const char *names[] = { "b", "c", "d", "e" };
@@ -272,7 +272,7 @@ static void test_four_nodes(void) {
 static void test_ampere(void) {
         World w;
         Plan plan = {};
-        world_init(&w, "[Numa]\nMemoryMode=strict\n");
+        world_init(&w, NULL);
         char sys[PATH_MAX];
         snprintf(sys, sizeof(sys), "%s/host-arm64-64k/sys", fixtures);
         CHECK_OK(numa_read(sys, &w.s.host.numa));
@@ -287,6 +287,24 @@ static void test_ampere(void) {
         check_pins(&plan, "big", 96, big == 0 ? "0-95" : "96-191", "strict", big);
         CHECK(planned_node(&plan, "small") == 1 - big); /* the other node has more free now */
         CHECK(planned_node(&plan, "huge") == -1);
+        plan_clear(&plan);
+        world_done(&w);
+}
+
+/* MemoryMode=preferred (the default): libvirt binds a running guest's
+ * memory only strictly, so only its vCPUs and emulator are pinned; its
+ * memory follows them (first touch, the kernel's NUMA balancing). */
+static void test_preferred(void) {
+        World w;
+        Plan plan = {};
+        world_init(&w, "[Numa]\nMemoryMode=preferred\n");
+        node(&w, 0, 16, 12, "0-7");
+        node(&w, 1, 16, 12, "8-15");
+        guest(&w, "a", 1024, 2, -1);
+        CHECK(plan_tick(&w, &plan) == 3);
+        for (size_t i = 0; i < plan.n; i++)
+                CHECK(plan.actions[i].kind != ACTION_PIN_MEMORY);
+        CHECK_CONTAINS(plan.actions[0].reason, "memory follows its vCPUs");
         plan_clear(&plan);
         world_done(&w);
 }
@@ -464,6 +482,7 @@ int main(int argc, char **argv) {
         RUN(test_two_nodes);
         RUN(test_four_nodes);
         RUN(test_ampere);
+        RUN(test_preferred);
         RUN(test_left_alone);
         RUN(test_grouping);
         RUN(test_balance);
