@@ -123,12 +123,7 @@ static void cgroup_strip_libvirt_children(char *path) {
         }
 }
 
-int cgroup_pid_memory_dir(const char *proc_root, pid_t pid, char *ret, size_t size, int *ret_version) {
-        _cleanup_free_ char *buf = NULL;
-        int r = read_pid_file(proc_root, pid, "cgroup", &buf);
-        if (r < 0)
-                return r;
-
+int cgroup_pid_parse(char *buf, char *ret, size_t size, int *ret_version) {
         char path[PATH_MAX] = "";
         int version = 0;
         for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
@@ -163,6 +158,14 @@ int cgroup_pid_memory_dir(const char *proc_root, pid_t pid, char *ret, size_t si
         strscpy(ret, size, path);
         *ret_version = version;
         return 0;
+}
+
+int cgroup_pid_memory_dir(const char *proc_root, pid_t pid, char *ret, size_t size, int *ret_version) {
+        _cleanup_free_ char *buf = NULL;
+        int r = read_pid_file(proc_root, pid, "cgroup", &buf);
+        if (r < 0)
+                return r;
+        return cgroup_pid_parse(buf, ret, size, ret_version);
 }
 
 static bool ends_with(const char *s, const char *suffix) {

@@ -32,6 +32,10 @@ int meminfo_parse(const char *buf, MeminfoSample *ret) {
         return 0;
 }
 
+int vmstat_parse(const char *buf, uint64_t *ret_oom_kills) {
+        return find_key_u64(buf, "oom_kill", ret_oom_kills) < 0 ? -ENOENT : 0;
+}
+
 uint64_t meminfo_available_bytes(const MeminfoSample *m) {
         uint64_t a = m->mem_available_bytes;
         if (m->has_zfs_arc && m->zfs_arc_bytes > m->zfs_arc_min_bytes)
@@ -102,8 +106,7 @@ int meminfo_read(const char *proc_root, MeminfoSample *ret) {
          * directly in it, and a killed guest's cgroup is removed with it:
          * the host-wide counter is the one that does not lose kills. */
         _cleanup_free_ char *vmstat = NULL;
-        if (read_file_at(proc_root, "vmstat", &vmstat, NULL) == 0 &&
-            find_key_u64(vmstat, "oom_kill", &m.oom_kill_total) == 0)
+        if (read_file_at(proc_root, "vmstat", &vmstat, NULL) == 0 && vmstat_parse(vmstat, &m.oom_kill_total) == 0)
                 m.has_oom_kill = true;
         /* ZFS hosts lose guests to the OOM killer when the ARC is taken for
          * used memory: it is not in MemAvailable, yet it shrinks on demand. */

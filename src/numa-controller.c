@@ -458,7 +458,7 @@ static void numa_status(const void *state, ControllerStatus *ret) {
 
 /* ---------------------------------------------------------------- the book */
 
-static int numa_book_load(NumaState *st, const char *text, char *err, size_t err_size) {
+int numa_book_parse(const char *text, NumaPlace **ret, size_t *ret_n, char *err, size_t err_size) {
         json_object *o = json_tokener_parse(text);
         json_object *v, *guests;
         if (!o || !json_object_object_get_ex(o, "version", &v) || json_object_get_int(v) != NUMA_BOOK_VERSION ||
@@ -478,6 +478,9 @@ static int numa_book_load(NumaState *st, const char *text, char *err, size_t err
                 if (!json_object_object_get_ex(e, "uuid", &u) || !json_object_object_get_ex(e, "name", &nm) ||
                     !json_object_object_get_ex(e, "node", &nd) || !json_object_object_get_ex(e, "cpulist", &cl) ||
                     !json_object_object_get_ex(e, "since", &sn) || !json_object_is_type(nd, json_type_int) ||
+                    !json_object_is_type(sn, json_type_int) || !json_object_is_type(u, json_type_string) ||
+                    !json_object_is_type(nm, json_type_string) || !json_object_is_type(cl, json_type_string) ||
+                    json_object_get_int(nd) < 0 || json_object_get_int(nd) >= 4096 ||
                     strlen(json_object_get_string(u)) != DENSITY_UUID_LEN - 1) {
                         snprintf(err, err_size, "guests[%zu]: not a placement", i);
                         free(places);
@@ -491,10 +494,8 @@ static int numa_book_load(NumaState *st, const char *text, char *err, size_t err
                 places[i].since_usec = (uint64_t) json_object_get_int64(sn);
         }
         json_object_put(o);
-        free(st->places);
-        st->places = places;
-        st->n = n;
-        st->allocated = n ? n : 1;
+        *ret = places;
+        *ret_n = n;
         return 0;
 }
 
@@ -511,8 +512,15 @@ static int numa_state_load(void *state, const char *dir, char *err, size_t err_s
                 return r;
         }
         char why[160];
-        r = numa_book_load(st, text, why, sizeof(why));
-        if (r == -EINVAL) {
+        NumaPlace *places = NULL;
+        size_t n = 0;
+        r = numa_book_parse(text, &places, &n, why, sizeof(why));
+        if (r == 0) {
+                free(st->places);
+                st->places = places;
+                st->n = n;
+                st->allocated = n ? n : 1;
+        } else if (r == -EINVAL) {
                 snprintf(err, err_size, "%s/%s: %s; started afresh: the pins it listed count as set by hand", dir,
                          NUMA_BOOK_FILE, why);
                 st->changed = true; /* overwritten by the next store */

@@ -23,6 +23,10 @@ int cgroup_machine_read(const char *cgroup_root, CgroupSample *ret);
  */
 int cgroup_pid_memory_dir(const char *proc_root, pid_t pid, char *ret, size_t size, int *ret_version);
 
+/* The parsing half of cgroup_pid_memory_dir(): /proc/PID/cgroup text (cut
+ * up in place). Return: as above, without the process errors. */
+int cgroup_pid_parse(char *buf, char *ret, size_t size, int *ret_version);
+
 /* Whether a cgroup directory is one guest's own (libvirt's
  * "qemu-ID-NAME.libvirt-qemu" on v1, "machine-qemu\x2dID\x2dNAME.scope" on
  * v2), not a cgroup many guests share (libvirtd.service when libvirt runs

@@ -8,6 +8,10 @@
 /* Parse /proc/meminfo text. Return: 0, or -EINVAL if MemTotal is missing. */
 int meminfo_parse(const char *buf, MeminfoSample *ret);
 
+/* The OOM kill count of /proc/vmstat text. Return: 0, or -ENOENT (a
+ * kernel before 4.13 has no such line). */
+int vmstat_parse(const char *buf, uint64_t *ret_oom_kills);
+
 /* MemAvailable plus what the ZFS ARC would give back (its size above its
  * minimum), at most MemTotal: what the host can still hand out. */
 uint64_t meminfo_available_bytes(const MeminfoSample *m);

@@ -37,6 +37,10 @@
 
 extern const Controller numa_controller;
 
+/* The book's JSON text (numa.json). Return: 0 with *ret malloc'd (*ret_n
+ * places), -EINVAL (err says why) or -ENOMEM; nothing written on failure. */
+int numa_book_parse(const char *text, NumaPlace **ret, size_t *ret_n, char *err, size_t err_size);
+
 /* The state as the reporters show it (valid until the next plan). */
 void numa_controller_report(const void *state, NumaReport *ret);
 
