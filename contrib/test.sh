@@ -51,6 +51,9 @@ CC=clang setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
 	-Dc_args=-fno-sanitize-recover=all
 run build-asan unit fixtures || rc=1
 
+echo "== fuzz every parser for 10 s each (clang, libFuzzer, ASan + UBSan)"
+contrib/fuzz.sh 10 || rc=1
+
 echo "== cross build for aarch64 (gcc-aarch64-linux-gnu), run unit, fixtures, system under qemu-user"
 contrib/cross-test.sh build-aarch64 | tee -a "$summary" || rc=1
 
