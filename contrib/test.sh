@@ -3,8 +3,9 @@
 # installs what is missing, builds, runs the unit, fixtures and system
 # suites (system: a real libvirtd and real tiny QEMU guests, started here),
 # then builds again with AddressSanitizer + UndefinedBehaviorSanitizer
-# (clang) and runs the unit and fixtures suites there, and cross-builds for
-# aarch64 and runs them under qemu-user, then the aarch64 build's system test
+# (clang) and runs the unit and fixtures suites there, fuzzes every parser
+# for 10 s each (contrib/fuzz.sh), and cross-builds for aarch64 and runs
+# them under qemu-user, then the aarch64 build's system test
 # (its densityd and densityctl on the testbed, compared with build/'s:
 # contrib/cross-test.sh).
 set -euo pipefail
