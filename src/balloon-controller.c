@@ -185,7 +185,21 @@ static int balloon_follow_target(BalloonGuest *bg, const GuestSample *g, const P
         if (off <= tol && fresh) {
                 bg->target_reached = true;
                 *ret_free = true;
-                return 0;
+                if (!bg->shrink_asked_bytes)
+                        return 0;
+                /* What did the host get back? */
+                uint64_t asked = bg->shrink_asked_bytes, held = shed_guest_bytes(g);
+                uint64_t freed = bg->shrink_host_bytes > held ? bg->shrink_host_bytes - held : 0;
+                bg->shrink_asked_bytes = 0;
+                if (freed * 4 >= asked)
+                        return 0;
+                bg->futile_until_usec = now + BALLOON_FUTILE_HOLD_USEC;
+                bg->futile_freed_bytes = freed;
+                return plan_note(plan, balloon_controller.name, g,
+                                 "inflating its balloon by %.0f MiB freed %.0f MiB on the host: its free memory was "
+                                 "with the host already (free page reporting) or never touched; not shrunk again for "
+                                 "%.0f min",
+                                 mib(asked), mib(freed), (double) BALLOON_FUTILE_HOLD_USEC / 60e6);
         }
         if (since(now, bg->target_usec) < settle) {
                 guest_set(bg, "settling", "target %.0f MiB set %.0f s ago, at %.0f MiB; waiting for its next report",
@@ -218,6 +232,11 @@ static int balloon_act(Lot *l, uint64_t target, uint64_t now, const Policy *p, P
         if (r < 0)
                 return r;
         BalloonGuest *bg = l->bg;
+        bg->shrink_asked_bytes = 0;
+        if (target < l->g->balloon_actual_bytes && !p->dry_run && (l->g->has_rss || l->g->n_nodes)) {
+                bg->shrink_asked_bytes = l->g->balloon_actual_bytes - target;
+                bg->shrink_host_bytes = shed_guest_bytes(l->g);
+        }
         bg->target_bytes = target;
         bg->target_usec = now;
         bg->target_update = l->g->balloon_last_update;
@@ -270,7 +289,7 @@ static int balloon_squeeze(Lot *lots, size_t n, uint64_t now, const Policy *p, c
                            uint64_t *ret_taken) {
         for (size_t i = 0; i < n; i++) {
                 Lot *l = &lots[i];
-                if (!l->j.eligible || l->j.recently_pressured || l->acted ||
+                if (!l->j.eligible || l->j.recently_pressured || l->acted || l->bg->futile_until_usec > now ||
                     l->j.actual_bytes < l->j.lower_bytes + BALLOON_GRAIN_BYTES || class_of(p, l->g)->shed == SHED_NEVER)
                         continue;
                 uint64_t target =
@@ -300,7 +319,7 @@ static uint64_t balloon_shrink(Lot *lots, size_t n, uint64_t need, uint64_t now,
         size_t m = 0;
         for (size_t i = 0; i < n; i++) {
                 Lot *l = &lots[i];
-                if (!l->j.eligible || l->j.recently_pressured || l->acted ||
+                if (!l->j.eligible || l->j.recently_pressured || l->acted || l->bg->futile_until_usec > now ||
                     l->j.actual_bytes < l->j.lower_bytes + BALLOON_GRAIN_BYTES)
                         continue;
                 uint64_t can = l->j.actual_bytes - l->j.lower_bytes;
@@ -426,7 +445,7 @@ static int balloon_grow(Lot *lots, size_t n, uint64_t room, uint64_t now, const 
 }
 
 /* Each guest's state when nothing was planned for it. */
-static void balloon_guest_idle(Lot *l, bool short_of_memory) {
+static void balloon_guest_idle(Lot *l, bool short_of_memory, uint64_t now) {
         BalloonGuest *bg = l->bg;
         if (l->acted || !l->j.eligible)
                 return;
@@ -440,6 +459,8 @@ static void balloon_guest_idle(Lot *l, bool short_of_memory) {
                 guest_set(bg, "reduced", "%.0f of %.0f MiB (uses %.0f MiB, lower bound %.0f MiB)%s",
                           mib(l->j.actual_bytes), mib(l->j.maximum_bytes), mib(l->j.used_bytes), mib(l->j.lower_bytes),
                           l->j.recently_pressured ? ": under pressure lately, not shrunk for now"
+                          : bg->futile_until_usec > now
+                                  ? ": its last shrink freed little on the host, not shrunk for now"
                           : short_of_memory && l->j.actual_bytes < l->j.lower_bytes + BALLOON_GRAIN_BYTES
                                   ? ": at its lower bound"
                                   : "");
@@ -617,7 +638,7 @@ static int balloon_plan(const Snapshot *s, const Policy *p, void *state, Plan *p
                          n_pressured, n_pressured == 1 ? "" : "s");
         }
         for (size_t i = 0; i < s->n_guests; i++)
-                balloon_guest_idle(&lots[i], short_of_memory);
+                balloon_guest_idle(&lots[i], short_of_memory, now);
         return 0;
 }
 

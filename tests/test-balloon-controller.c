@@ -23,6 +23,7 @@ typedef struct World {
         GuestSample guests[NG];
         uint64_t used[NG];      /* what each guest uses inside */
         bool touch_on_grow;     /* memory given back is used at once (host use rises) */
+        bool unbacked;          /* the guests' free pages are not in qemu (free page reporting): a shrink frees nothing */
         void *state;
         uint64_t t_sec;
 } World;
@@ -153,10 +154,14 @@ static void settle(World *w, const Plan *plan) {
                 g->balloon_actual_bytes = to;
                 set_inside(w, g);
                 uint64_t *u = &w->s.host.cgroup.usage_bytes;
-                if (to < from)
+                if (to < from && !w->unbacked) {
                         *u -= from - to;
-                else if (w->touch_on_grow)
+                        g->rss_bytes -= from - to;
+                }
+                else if (to > from && w->touch_on_grow) {
                         *u += to - from;
+                        g->rss_bytes += to - from;
+                }
         }
         for (size_t i = 0; i < w->s.n_guests; i++)
                 w->guests[i].balloon_last_update++;
@@ -487,6 +492,39 @@ static void test_no_oscillation(void) {
         }
 }
 
+/* Free pages already back with the host (free page reporting): a shrink
+ * frees nothing; noted once, and the guest is not shrunk again for 10 min
+ * though the host stays over its target. */
+static void test_futile(void) {
+        World w;
+        world_init_step(&w, "32M", NULL);
+        w.unbacked = true;
+        w.s.host.cgroup.usage_bytes = 3700 * MIB;
+        guest(&w, "a", 1024, 1024, 100);
+        Plan plan = {};
+        size_t actions = 0, notes = 0;
+        for (int t = 0; t < 110; t++) { /* 9 min */
+                actions += plan_tick(&w, &plan);
+                for (size_t i = 0; i < plan.n_notes; i++) {
+                        CHECK_CONTAINS(plan.notes[i].text, "freed 0 MiB on the host");
+                        notes++;
+                }
+                settle(&w, &plan);
+        }
+        CHECK(actions == 1);
+        CHECK(notes == 1);
+        CHECK_CONTAINS(record(&w, "a")->reason, "its last shrink freed little on the host");
+        CHECK_U64(find(&w, "a")->balloon_actual_bytes, 992 * MIB);
+        /* After the hold, one more try. */
+        for (int t = 0; t < 12; t++) {
+                actions += plan_tick(&w, &plan);
+                settle(&w, &plan);
+        }
+        CHECK(actions == 2);
+        plan_clear(&plan);
+        world_done(&w);
+}
+
 static void test_stuck(void) {
         World w;
         world_init(&w, NULL);
@@ -619,6 +657,7 @@ int main(void) {
         RUN(test_left_alone);
         RUN(test_pressure);
         RUN(test_no_oscillation);
+        RUN(test_futile);
         RUN(test_stuck);
         RUN(test_grow_no_slivers);
         RUN(test_squeeze);

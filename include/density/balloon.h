@@ -21,6 +21,11 @@
 /* A guest that was under pressure is not shrunk again for this long: what
  * it was given is not taken back the moment it breathes. */
 #define BALLOON_PRESSURE_HOLD_USEC (60 * UINT64_C(1000000))
+/* A shrink that freed less than a quarter of what the balloon took on the
+ * host (the guest's free pages were back with the host already, by free
+ * page reporting, or were never touched) is futile: the guest is not shrunk
+ * again for this long. */
+#define BALLOON_FUTILE_HOLD_USEC (600 * UINT64_C(1000000))
 /* Major faults between two reports that count as pressure. */
 #define BALLOON_MAJOR_FAULTS_PRESSURE 256u
 
@@ -68,6 +73,12 @@ typedef struct BalloonGuest {
         bool counters_rising;
         char counters_why[96];
         uint64_t pressured_usec;   /* when it was last judged under pressure, 0: never */
+        /* The last shrink: what the balloon was to take, and the host memory
+         * the guest held then (shed_guest_bytes()), to see what it freed. */
+        uint64_t shrink_asked_bytes;   /* 0: no shrink to judge */
+        uint64_t shrink_host_bytes;
+        uint64_t futile_until_usec;    /* not shrunk until then: its last shrink freed little */
+        uint64_t futile_freed_bytes;
         bool seen;                 /* in this tick's snapshot */
 } BalloonGuest;
 
