@@ -116,6 +116,7 @@ results() {
 	function isfpr(r) { return r ~ /\+fpr$/ }
 	function fmt_t(t) { return t < 0 ? "never" : t "" }
 	function ratio(a, b) { return b > 0 ? sprintf("%.2fx", a / b) : "-" }
+	function r0(x) { x = sprintf("%.0f", x); return x == "-0" ? "0" : x }
 	BEGIN {
 		while ((getline line < runs_csv) > 0) {
 			split(line, f, ",")
@@ -161,7 +162,7 @@ results() {
 		printf "%-16s %7s %7s %10s %10s %8s %8s %8s\n", "run", "budget", "use@0", "reclaim@" W, "reclaim@end", "t<" P "%_s", "peak%_2", "PSI_max"
 		for (i = 1; i <= n; i++) {
 			r = names[i]
-			printf "%-16s %7d %7.0f %10.0f %10.0f %8s %8.1f %8.2f\n", r, bud[r], use[r, 0], recW[r], recE[r], fmt_t(t80[r]), peak[r], psimax[r]
+			printf "%-16s %7d %7s %10s %10s %8s %8.1f %8.2f\n", r, bud[r], r0(use[r, 0]), r0(recW[r]), r0(recE[r]), fmt_t(t80[r]), peak[r], psimax[r]
 		}
 		print "  (MiB; reclaim = VMs'\'' cgroup usage at 0 s less at " W " s / at the end; t<" P "% = first second under " P "% of the budget;"
 		print "   peak%_2 = highest usage in % of the budget in phase 2; PSI_max = memory full avg10, %)"
@@ -912,4 +913,6 @@ DURATION_S=$(($(date +%s) - START_S))
 		PEERS "$PEERS" KERNEL "$(uname -r)" DURATION_S "$DURATION_S"
 	printf 'RAN=(%s)\n' "${RAN[*]}"
 } >"$OUT/run.env"
+# shellcheck source=/dev/null
+. "$OUT/run.env"
 show_results
