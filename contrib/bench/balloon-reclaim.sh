@@ -210,9 +210,24 @@ results() {
 					printf "  time under %d%%:      %s vs never (no peer got there)\n", P, fmt_t(t80[d]) (t80[d] >= 0 ? " s" : "")
 				else
 					printf "  time under %d%%:      %s vs %d s (%s) = %s\n", P, fmt_t(t80[d]) (t80[d] >= 0 ? " s" : ""), t80[bT], bT,
-						t80[d] > 0 ? sprintf("%.2fx faster", t80[bT] / t80[d]) : (t80[d] == 0 ? "at once" : "-")
+						(t80[d] > 0 ? sprintf("%.2fx faster", t80[bT] / t80[d]) : (t80[d] == 0 ? "at once" : "-"))
 				printf "  failed load steps:   %d vs %d (%s)\n", fails[d], fails[bF], bF
 				printf "  lowest usable:       %.0f vs %.0f MiB (%s) = %s\n", minu[d], minu[bU], bU, ratio(minu[d], minu[bU])
+				# A peer that reclaims nothing is safe by doing nothing: the
+				# safety figures again, among the peers that reclaimed memory.
+				na = 0; aF = ""; aU = ""; al = ""
+				for (j = 1; j <= np; j++) {
+					p = pl[j]
+					if (recW[p] < 10 && recE[p] < 10) continue
+					na++; al = al " " p
+					if (aF == "" || fails[p] < fails[aF]) aF = p
+					if (aU == "" || minu[p] > minu[aU]) aU = p
+				}
+				if (na > 0) {
+					printf "  among the peers that reclaimed memory (%s):\n", substr(al, 2)
+					printf "    failed load steps: %d vs %d (%s)\n", fails[d], fails[aF], aF
+					printf "    lowest usable:     %.0f vs %.0f MiB (%s) = %s\n", minu[d], minu[aU], aU, ratio(minu[d], minu[aU])
+				}
 			}
 			if (ref != "")
 				printf "%s vs %s: reclaimed at %d s %.0f vs %.0f MiB, at end %.0f vs %.0f MiB; failed load steps %d vs %d; lowest usable %.0f vs %.0f MiB\n",
