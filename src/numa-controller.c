@@ -184,11 +184,9 @@ static int numa_pin(const Tenant *t, const Home *h, const Policy *p, Plan *plan,
         const GuestSample *g = t->g;
         char reason[2 * ACTION_REASON_MAX]; /* the actions keep what fits */
         bool preferred = p->numa.memory_mode == NUMA_MEMORY_PREFERRED;
-        snprintf(reason, sizeof(reason), "%s: node %d (CPUs %s, %.0f MiB free), memory %s", why, h->node->id,
+        snprintf(reason, sizeof(reason), "%s: node %d (CPUs %s, %.0f MiB free), memory %s there", why, h->node->id,
                  h->node->cpulist, (double) h->node->mem_free_bytes / MIB,
-                 preferred ? "follows its vCPUs (MemoryMode=preferred: libvirt binds a running guest's memory only "
-                             "strictly)"
-                           : "bound strictly");
+                 preferred ? "preferred" : "strictly");
         for (unsigned v = 0; v < g->facts.vcpus; v++) {
                 Action a = action_pin_vcpu(numa_controller.name, g, v, h->node->cpulist, "%s", reason);
                 int r = plan_add(plan, &a);
@@ -197,7 +195,7 @@ static int numa_pin(const Tenant *t, const Home *h, const Policy *p, Plan *plan,
         }
         Action e = action_pin_emulator(numa_controller.name, g, h->node->cpulist, "%s", reason);
         int r = plan_add(plan, &e);
-        if (r < 0 || preferred)
+        if (r < 0)
                 return r;
         char nodeset[16];
         snprintf(nodeset, sizeof(nodeset), "%d", h->node->id);

@@ -615,22 +615,35 @@ static int virt_set_numatune(VirtConn *c, const char *uuid, const char *mode, co
         r = virt_lookup(c, uuid, &dom, &name, err, err_size);
         if (r < 0)
                 return r;
-        /* A running guest started without <numatune> has no mode, and
-         * libvirt changes the nodeset of a running guest only in strict or
-         * restrictive mode: the mode alone first (a no-op where it is set
-         * already; refused where another mode is), then the nodeset. */
-        bool two_steps = m == VIR_DOMAIN_NUMATUNE_MEM_STRICT || m == VIR_DOMAIN_NUMATUNE_MEM_RESTRICTIVE;
-        for (int step = two_steps ? 0 : 1; step < 2 && r == 0; step++) {
-                virTypedParameterPtr params = NULL;
-                int nparams = 0, maxparams = 0;
-                if (virTypedParamsAddInt(&params, &nparams, &maxparams, VIR_DOMAIN_NUMA_MODE, m) < 0 ||
-                    (step == 1 &&
-                     virTypedParamsAddString(&params, &nparams, &maxparams, VIR_DOMAIN_NUMA_NODESET, canonical) < 0))
-                        r = -ENOMEM;
-                else if (virDomainSetNumaParameters(dom, params, nparams, VIR_DOMAIN_AFFECT_LIVE) < 0)
-                        r = virt_fail(c, dom, "virDomainSetNumaParameters", name, err, err_size);
+        virTypedParameterPtr params = NULL;
+        int nparams = 0, maxparams = 0;
+        if (virTypedParamsAddInt(&params, &nparams, &maxparams, VIR_DOMAIN_NUMA_MODE, m) < 0 ||
+            virTypedParamsAddString(&params, &nparams, &maxparams, VIR_DOMAIN_NUMA_NODESET, canonical) < 0) {
                 virTypedParamsFree(params, nparams);
+                return -ENOMEM;
         }
+        /* The persistent definition first (the guest's next start); then
+         * the running guest, where libvirt can: it changes a running
+         * guest's nodeset only in the mode it was started with (in 9.0,
+         * restrictive), never the mode. A persistent guest whose running
+         * binding cannot change is done, with why in the message. */
+        bool persistent = virDomainIsPersistent(dom) == 1;
+        if (persistent && virDomainSetNumaParameters(dom, params, nparams, VIR_DOMAIN_AFFECT_CONFIG) < 0) {
+                r = virt_fail(c, dom, "virDomainSetNumaParameters", name, err, err_size);
+                virTypedParamsFree(params, nparams);
+                return r;
+        }
+        if (virDomainSetNumaParameters(dom, params, nparams, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+                char live[256];
+                r = virt_fail(c, dom, "virDomainSetNumaParameters", name, live, sizeof(live));
+                if (r == -EINVAL && persistent) {
+                        snprintf(err, err_size, "set in the persistent definition, from its next start; not while it "
+                                                "runs: %.180s", live);
+                        r = 0;
+                } else
+                        strscpy(err, err_size, live);
+        }
+        virTypedParamsFree(params, nparams);
         return r;
 }
 

@@ -291,9 +291,7 @@ static void test_ampere(void) {
         world_done(&w);
 }
 
-/* MemoryMode=preferred (the default): libvirt binds a running guest's
- * memory only strictly, so only its vCPUs and emulator are pinned; its
- * memory follows them (first touch, the kernel's NUMA balancing). */
+/* MemoryMode=preferred (the default). */
 static void test_preferred(void) {
         World w;
         Plan plan = {};
@@ -301,10 +299,9 @@ static void test_preferred(void) {
         node(&w, 0, 16, 12, "0-7");
         node(&w, 1, 16, 12, "8-15");
         guest(&w, "a", 1024, 2, -1);
-        CHECK(plan_tick(&w, &plan) == 3);
-        for (size_t i = 0; i < plan.n; i++)
-                CHECK(plan.actions[i].kind != ACTION_PIN_MEMORY);
-        CHECK_CONTAINS(plan.actions[0].reason, "memory follows its vCPUs");
+        CHECK(plan_tick(&w, &plan) == 4);
+        check_pins(&plan, "a", 2, planned_node(&plan, "a") == 0 ? "0-7" : "8-15", "preferred", planned_node(&plan, "a"));
+        CHECK_CONTAINS(plan.actions[0].reason, "memory preferred there");
         plan_clear(&plan);
         world_done(&w);
 }

@@ -111,8 +111,12 @@ typedef struct VirtOps {
         int (*pin_vcpu)(VirtConn *c, const char *uuid, unsigned vcpu, const char *cpulist, char *err,
                         size_t err_size);
         int (*pin_emulator)(VirtConn *c, const char *uuid, const char *cpulist, char *err, size_t err_size);
-        /* Memory placement (live): mode "strict", "preferred", "interleave"
-         * or "restrictive", and a nodeset. */
+        /* Memory placement: mode "strict", "preferred", "interleave" or
+         * "restrictive", and a nodeset; in the persistent definition (from
+         * the next start) and in the running guest where the hypervisor
+         * can (libvirt changes a running guest's nodeset only in the mode
+         * it started with, never the mode): a persistent guest it cannot
+         * rebind while running is 0, with why in err. */
         int (*set_numatune)(VirtConn *c, const char *uuid, const char *mode, const char *nodeset, char *err,
                             size_t err_size);
         /* Save the domain's state to libvirt's managed save image and stop

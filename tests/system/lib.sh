@@ -51,6 +51,9 @@ ctl() {
 }
 
 jqe() { jq -e "$@" >/dev/null; } # jq as a test: its exit status only
+# KSM has no page merged (after run=2), for wait_for: a command, not a
+# value taken once.
+ksm_unmerged() { [ "$(cat /sys/kernel/mm/ksm/pages_sharing)" -eq 0 ]; }
 
 # The VMs' cgroup (v1 or v2) and its usage in MiB.
 cgroup_dir() {

@@ -61,7 +61,7 @@ rate() { [ "$(ksm run)" = 1 ] && echo $(($(ksm pages_to_scan) * 1000 / $(ksm sle
 # Unmerged and stopped before the guests boot, so nothing merges before
 # densityd runs.
 echo 2 >"$KSM/run"
-wait_for 120 test "$(ksm pages_sharing)" -eq 0 || { echo "Bail out! KSM did not unmerge"; exit 1; }
+wait_for 120 ksm_unmerged || { echo "Bail out! KSM did not unmerge"; exit 1; }
 echo 0 >"$KSM/run"
 [ -w "$KSM/advisor_mode" ] && echo none >"$KSM/advisor_mode"
 echo 100 >"$KSM/pages_to_scan"

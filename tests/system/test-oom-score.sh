@@ -28,6 +28,12 @@ trap cleanup EXIT
 
 qemu_pid() { cat "/run/libvirt/qemu/$1.pid" 2>/dev/null; }
 score() { cat "/proc/$(qemu_pid "$1")/oom_score_adj" 2>/dev/null; }
+has_score() { [ "$(score "$1")" = "$2" ]; }
+status_shows() { ctl "$WORK" status --json | jqe '.guests[] | select(.name == "dtest-1") | .oom_score_adj == 300'; }
+oom_done() { # oom_done NAME: its oom-score-adj action has ended
+	[ -n "$(ctl "$WORK" log --guest "$1" --json |
+		jq -r '.entries[] | select(.action == "oom-score-adj" and .result != "queued" and .result != "running") | .id')" ]
+}
 
 "$TB" up 2 2>"$WORK/testbed.log" || {
 	echo "Bail out! testbed up 2 failed:"
@@ -52,13 +58,12 @@ OomScoreAdjust=-300
 EOT
 start_daemon "$WORK" || exit 1
 
-check "dtest-1's qemu gets its class's OOM score (300)" wait_for 15 test "$(score dtest-1)" = 300 ||
+check "dtest-1's qemu gets its class's OOM score (300)" wait_for 15 has_score dtest-1 300 ||
 	diag "score $(score dtest-1); $(ctl "$WORK" log --guest dtest-1 | tail -n 3)"
-check "status shows it" wait_for 10 jqe '.guests[] | select(.name == "dtest-1") | .oom_score_adj == 300' \
-	<(ctl "$WORK" status --json)
+check "status shows it" wait_for 10 status_shows
 
 # Lowering: done where densityd may (CAP_SYS_RESOURCE), else refused once.
-wait_for 15 test -n "$(ctl "$WORK" log --guest dtest-2 --json | jq -r '.entries[] | select(.action == "oom-score-adj" and .result != "queued" and .result != "running") | .id')"
+wait_for 15 oom_done dtest-2
 sleep 10 # ten more ticks: a refused write must not be tried again in them
 ctl "$WORK" log --guest dtest-2 --json >"$WORK/log2.json"
 tries=$(jq '[.entries[] | select(.action == "oom-score-adj")] | length' "$WORK/log2.json")

@@ -64,7 +64,7 @@ running() { [ "$(virsh -c qemu:///system domstate "$1" 2>/dev/null)" = running ]
 # KSM off and unmerged: merged pages would hide the guests' real size.
 if [ -n "$KSM_RUN" ]; then
 	echo 2 >"$KSM/run"
-	wait_for 120 test "$(cat $KSM/pages_sharing)" -eq 0 || { echo "Bail out! KSM did not unmerge"; exit 1; }
+	wait_for 120 ksm_unmerged || { echo "Bail out! KSM did not unmerge"; exit 1; }
 	echo 0 >"$KSM/run"
 fi
 
