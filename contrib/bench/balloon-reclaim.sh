@@ -808,10 +808,12 @@ trap 'exit 143' TERM
 # ---------------------------------------------------------------- run
 
 # sample RUN T: one CSV line.
+# A sample that cannot be taken (virsh busy for a moment) is a row of blanks,
+# never the end of the run.
 sample() {
 	local step=0
 	[ -f "$RUN_DIR/load_step" ] && read -r step <"$RUN_DIR/load_step"
-	vsh domstats --balloon --list-active 2>/dev/null | awk -v pre="$1,$2,$(usage_bytes),$(limit_bytes),$(psi_full10),$(($(oom_kills) - OOM0)),$step" -v n="$GUESTS" '
+	{ vsh domstats --balloon --list-active 2>/dev/null || true; } | awk -v pre="$1,$2,$(usage_bytes),$(limit_bytes),$(psi_full10),$(($(oom_kills) - OOM0)),$step" -v n="$GUESTS" '
 	/^Domain: / { d = $2; gsub(/\047/, "", d); next }
 	$1 ~ /^balloon\.current=/ { sub(/.*=/, "", $1); a[d] = $1 }
 	$1 ~ /^balloon\.usable=/ { sub(/.*=/, "", $1); u[d] = $1 }
