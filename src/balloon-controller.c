@@ -72,15 +72,6 @@ __attribute__((format(printf, 3, 4))) static void guest_set(BalloonGuest *bg, co
         va_end(ap);
 }
 
-static uint64_t since(uint64_t now, uint64_t then) {
-        return now > then ? now - then : 0;
-}
-
-static uint64_t percent_of(uint64_t base, double percent) {
-        PolicySize s = {.is_percent = true, .percent = percent};
-        return policy_size_bytes(&s, base);
-}
-
 static double mib(uint64_t bytes) {
         return (double) bytes / MIB;
 }
@@ -166,7 +157,7 @@ static int balloon_follow_target(BalloonGuest *bg, const GuestSample *g, const P
         uint64_t settle = BALLOON_SETTLE_INTERVALS * p->interval_usec;
         if (settle < BALLOON_SETTLE_MIN_USEC)
                 settle = BALLOON_SETTLE_MIN_USEC;
-        uint64_t tol = percent_of(bg->maximum_bytes, 1.0);
+        uint64_t tol = policy_percent_bytes(bg->maximum_bytes, 1.0);
         if (tol < 2 * BALLOON_GRAIN_BYTES)
                 tol = 2 * BALLOON_GRAIN_BYTES;
         uint64_t off = g->balloon_actual_bytes > bg->target_bytes ? g->balloon_actual_bytes - bg->target_bytes
@@ -174,7 +165,7 @@ static int balloon_follow_target(BalloonGuest *bg, const GuestSample *g, const P
         bool fresh = g->balloon_last_update != bg->target_update;
         if (p->dry_run) {
                 /* Nothing was set: the same "would" again only after a while. */
-                if (since(now, bg->target_usec) < settle) {
+                if (usec_since(now, bg->target_usec) < settle) {
                         guest_set(bg, "settling", "DryRun=yes: would have set %.0f MiB", mib(bg->target_bytes));
                         return 0;
                 }
@@ -194,16 +185,15 @@ static int balloon_follow_target(BalloonGuest *bg, const GuestSample *g, const P
                 if (freed * 4 >= asked)
                         return 0;
                 bg->futile_until_usec = now + BALLOON_FUTILE_HOLD_USEC;
-                bg->futile_freed_bytes = freed;
                 return plan_note(plan, balloon_controller.name, g,
                                  "inflating its balloon by %.0f MiB freed %.0f MiB on the host: its free memory was "
                                  "with the host already (free page reporting) or never touched; not shrunk again for "
                                  "%.0f min",
                                  mib(asked), mib(freed), (double) BALLOON_FUTILE_HOLD_USEC / 60e6);
         }
-        if (since(now, bg->target_usec) < settle) {
+        if (usec_since(now, bg->target_usec) < settle) {
                 guest_set(bg, "settling", "target %.0f MiB set %.0f s ago, at %.0f MiB; waiting for its next report",
-                          mib(bg->target_bytes), (double) since(now, bg->target_usec) / 1e6,
+                          mib(bg->target_bytes), (double) usec_since(now, bg->target_usec) / 1e6,
                           mib(g->balloon_actual_bytes));
                 return 0;
         }
@@ -214,7 +204,7 @@ static int balloon_follow_target(BalloonGuest *bg, const GuestSample *g, const P
         return plan_note(plan, balloon_controller.name, g,
                          "balloon target %.0f MiB not reached after %.0f s (at %.0f MiB%s): no balloon driver in the "
                          "guest, or memory it cannot give; left alone for %.0f min",
-                         mib(bg->target_bytes), (double) since(now, bg->target_usec) / 1e6,
+                         mib(bg->target_bytes), (double) usec_since(now, bg->target_usec) / 1e6,
                          mib(g->balloon_actual_bytes), fresh ? "" : ", and no report from it since",
                          (double) BALLOON_STUCK_HOLD_USEC / 60e6);
 }
@@ -408,7 +398,7 @@ static int balloon_grow(Lot *lots, size_t n, uint64_t room, uint64_t now, const 
                 uint64_t left = room - given, sum = 0;
                 size_t fit = 0;
                 for (size_t x = i; x < k; x++) {
-                        uint64_t min_move = percent_of(c[x]->j.maximum_bytes, p->balloon.dead_band_percent);
+                        uint64_t min_move = policy_percent_bytes(c[x]->j.maximum_bytes, p->balloon.dead_band_percent);
                         if (min_move < BALLOON_GRAIN_BYTES)
                                 min_move = BALLOON_GRAIN_BYTES;
                         if (min_move > c[x]->cap)
@@ -505,7 +495,7 @@ static int balloon_plan(const Snapshot *s, const Policy *p, void *state, Plan *p
 
         const char *what = "";
         st->has_host = balloon_capacity(&s->host, &st->capacity_bytes, &st->use_bytes, &what) == 0;
-        st->target_use_bytes = st->has_host ? percent_of(st->capacity_bytes, b->host_target_percent) : 0;
+        st->target_use_bytes = st->has_host ? policy_percent_bytes(st->capacity_bytes, b->host_target_percent) : 0;
 
         bool held = !b->enable || !s->hypervisor_connected || !st->has_host;
         for (size_t i = 0; i < s->n_guests; i++) {
@@ -588,7 +578,7 @@ static int balloon_plan(const Snapshot *s, const Policy *p, void *state, Plan *p
 
         /* 3. The host: short, roomy, or in the band between. */
         uint64_t target = st->target_use_bytes;
-        uint64_t band = percent_of(st->capacity_bytes, b->dead_band_percent);
+        uint64_t band = policy_percent_bytes(st->capacity_bytes, b->dead_band_percent);
         uint64_t low = target > band ? target - band : 0;
         uint64_t demand = st->use_bytes + given;
         char why[192];

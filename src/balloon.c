@@ -32,11 +32,6 @@ int balloon_capacity(const HostSample *h, uint64_t *ret_capacity_bytes, uint64_t
         return 0;
 }
 
-static uint64_t percent_of(uint64_t base, double percent) {
-        PolicySize s = {.is_percent = true, .percent = percent};
-        return policy_size_bytes(&s, base);
-}
-
 static uint64_t sub_sat(uint64_t a, uint64_t b) {
         return a > b ? a - b : 0;
 }
@@ -74,7 +69,7 @@ void balloon_judge(const GuestSample *g, const Policy *p, const BalloonGuest *pr
                 j.eligible = true;
 
         if (j.maximum_bytes > 0) {
-                j.free_target_bytes = percent_of(j.maximum_bytes, b->guest_free_target_percent);
+                j.free_target_bytes = policy_percent_bytes(j.maximum_bytes, b->guest_free_target_percent);
                 j.floor_bytes = policy_size_bytes(&c->floor, j.maximum_bytes);
                 if (j.floor_bytes > j.maximum_bytes)
                         j.floor_bytes = j.maximum_bytes;
@@ -90,7 +85,8 @@ void balloon_judge(const GuestSample *g, const Policy *p, const BalloonGuest *pr
                  * balloon size all the same; and with deflate-on-OOM the
                  * total counts the balloon's own pages. */
                 j.used_bytes = sub_sat(j.actual_bytes, g->usable_bytes);
-                uint64_t need = j.used_bytes + j.free_target_bytes + percent_of(j.maximum_bytes, b->dead_band_percent);
+                uint64_t need = j.used_bytes + j.free_target_bytes +
+                                policy_percent_bytes(j.maximum_bytes, b->dead_band_percent);
                 j.lower_bytes = need > j.floor_bytes ? need : j.floor_bytes;
                 if (j.lower_bytes > j.maximum_bytes)
                         j.lower_bytes = j.maximum_bytes;

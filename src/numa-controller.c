@@ -72,10 +72,6 @@ double numa_local_fraction(const GuestSample *g, int node) {
         return all ? (double) here / (double) all : -1.0;
 }
 
-static uint64_t since(uint64_t now, uint64_t then) {
-        return now > then ? now - then : 0;
-}
-
 static NumaPlace *numa_place_find(NumaState *st, const char *uuid) {
         for (size_t i = 0; i < st->n; i++)
                 if (strcmp(st->places[i].uuid, uuid) == 0)
@@ -148,12 +144,11 @@ static unsigned distance_between(const Snapshot *s, const Home *h, int from_node
 }
 
 /* Guests of a class with a home on a node, in the book. */
-static size_t class_on(const NumaState *st, const Tenant *t, size_t n, const char *class_name, int node) {
+static size_t class_on(const Tenant *t, size_t n, const char *class_name, int node) {
         size_t k = 0;
         for (size_t i = 0; i < n; i++)
                 if (t[i].place && t[i].place->node == node && strcmp(t[i].c->name, class_name) == 0)
                         k++;
-        (void) st;
         return k;
 }
 
@@ -212,8 +207,8 @@ static void numa_book(NumaState *st, NumaPlace *place, const Home *h, uint64_t n
 }
 
 /* The best home for a guest without one, or NULL (ret_why says why). */
-static Home *numa_choose(const Snapshot *s, Home *homes, size_t n_homes, const NumaState *st, const Tenant *all,
-                         size_t n_all, const Tenant *t, bool group, const char **ret_why) {
+static Home *numa_choose(const Snapshot *s, Home *homes, size_t n_homes, const Tenant *all, size_t n_all,
+                         const Tenant *t, bool group, const char **ret_why) {
         Home *best = NULL;
         size_t best_group = 0;
         uint64_t best_here = 0;
@@ -228,7 +223,7 @@ static Home *numa_choose(const Snapshot *s, Home *homes, size_t n_homes, const N
                 int64_t need = (int64_t) (t->bytes > here ? t->bytes - here : 0);
                 if (h->free_bytes < need)
                         continue;
-                size_t grp = group ? class_on(st, all, n_all, t->c->name, h->node->id) : 0;
+                size_t grp = group ? class_on(all, n_all, t->c->name, h->node->id) : 0;
                 bool better;
                 if (!best)
                         better = true;
@@ -282,8 +277,9 @@ static int numa_balance_once(NumaState *st, const Snapshot *s, const Policy *p, 
         size_t pick_group = 0;
         for (size_t i = 0; i < n; i++) {
                 Tenant *x = &t[i];
-                if (!x->place || x->place->node != full->node->id || since(now, x->place->since_usec) < p->numa.dwell_usec ||
-                    empty->n_cpus < x->g->facts.vcpus || empty->free_bytes < (int64_t) x->bytes)
+                if (!x->place || x->place->node != full->node->id ||
+                    usec_since(now, x->place->since_usec) < p->numa.dwell_usec || empty->n_cpus < x->g->facts.vcpus ||
+                    empty->free_bytes < (int64_t) x->bytes)
                         continue;
                 Home a = *empty, b = *full;
                 a.free_bytes -= (int64_t) x->bytes;
@@ -291,7 +287,7 @@ static int numa_balance_once(NumaState *st, const Snapshot *s, const Policy *p, 
                 double after = free_share(&a) - free_share(&b);
                 if (after < 0)
                         after = -after;
-                size_t grp = group ? class_on(st, t, n, x->c->name, empty->node->id) : 0;
+                size_t grp = group ? class_on(t, n, x->c->name, empty->node->id) : 0;
                 if (after < pick_gap - 0.01 && (!pick || grp > pick_group || (grp == pick_group && after < pick_gap))) {
                         pick = x;
                         pick_gap = after;
@@ -399,7 +395,7 @@ static int numa_plan(const Snapshot *s, const Policy *p, void *state, Plan *plan
                 if (t[i].place)
                         continue;
                 const char *why = NULL;
-                Home *h = numa_choose(s, homes, n_homes, st, t, n, &t[i], group, &why);
+                Home *h = numa_choose(s, homes, n_homes, t, n, &t[i], group, &why);
                 if (!h) {
                         unfit++;
                         snprintf(unfit_why, sizeof(unfit_why), "%.64s: %s", t[i].g->name, why);

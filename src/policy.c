@@ -262,9 +262,11 @@ void policy_defaults(Policy *ret) {
 }
 
 uint64_t policy_size_bytes(const PolicySize *s, uint64_t base_bytes) {
-        if (!s->is_percent)
-                return s->bytes;
-        double v = (double) base_bytes * s->percent / 100.0 + 0.5;
+        return s->is_percent ? policy_percent_bytes(base_bytes, s->percent) : s->bytes;
+}
+
+uint64_t policy_percent_bytes(uint64_t base_bytes, double percent) {
+        double v = (double) base_bytes * percent / 100.0 + 0.5;
         /* 100% of nearly 2^64 rounds up to 2^64 as a double: casting that
          * (or a NaN) is undefined. */
         if (!(v >= 0.0))
@@ -277,8 +279,7 @@ uint64_t policy_size_bytes(const PolicySize *s, uint64_t base_bytes) {
 uint64_t policy_step_bytes(const PolicyStep *s, uint64_t base_bytes) {
         uint64_t b = s->has_bytes ? s->bytes : UINT64_MAX;
         if (s->has_percent) {
-                PolicySize p = { .is_percent = true, .percent = s->percent };
-                uint64_t v = policy_size_bytes(&p, base_bytes);
+                uint64_t v = policy_percent_bytes(base_bytes, s->percent);
                 if (v < b)
                         b = v;
         }

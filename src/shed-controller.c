@@ -119,12 +119,6 @@ static const GuestSample *guest_by_uuid(const Snapshot *s, const char *uuid) {
         return NULL;
 }
 
-/* Time since then; 0 if the clock stepped back past it (the snapshot's
- * time is wall-clock time). */
-static uint64_t since(uint64_t now, uint64_t then) {
-        return now > then ? now - then : 0;
-}
-
 static void shed_remember_failure(ShedState *st, const char *uuid, uint64_t now) {
         size_t slot = 0;
         for (size_t i = 0; i < st->n_failed; i++)
@@ -162,8 +156,8 @@ static void shed_reconcile(ShedState *st, const Snapshot *s, const Policy *p) {
                                 st->last_shed_usec = now;
                         } else if (g->actions_in_flight & shedding) {
                                 ;
-                        } else if (!e->adopted ||
-                                   since(now, e->stage_usec) > p->shed.save_timeout_usec + p->action_timeout_usec) {
+                        } else if (!e->adopted || usec_since(now, e->stage_usec) >
+                                                          p->shed.save_timeout_usec + p->action_timeout_usec) {
                                 /* Still running, nothing under way: the save
                                  * did not happen. One a previous densityd
                                  * started may still run in libvirtd, whose
@@ -180,7 +174,7 @@ static void shed_reconcile(ShedState *st, const Snapshot *s, const Policy *p) {
                 case SHED_STAGE_RESTORING:
                         if (g && !(g->actions_in_flight & (1u << ACTION_RESTORE)))
                                 drop = true; /* back, and the restore is over */
-                        else if (!g && since(now, e->stage_usec) > p->action_timeout_usec) {
+                        else if (!g && usec_since(now, e->stage_usec) > p->action_timeout_usec) {
                                 e->stage = SHED_STAGE_SHED;
                                 e->stage_usec = now;
                                 e->adopted = false;
@@ -374,7 +368,7 @@ static int shed_plan_oom(ShedState *st, const Snapshot *s, const Policy *p, Plan
                 if (again && st->oom[k].hold_until_usec > now)
                         continue;
                 if (again && !st->oom[k].hold_until_usec) {
-                        if (since(now, st->oom[k].planned_usec) < p->interval_usec)
+                        if (usec_since(now, st->oom[k].planned_usec) < p->interval_usec)
                                 continue; /* written after this sample, perhaps */
                         st->oom[k].hold_until_usec = now + SHED_OOM_HOLD_USEC;
                         int r = plan_note(plan, shed_controller.name, g,
@@ -452,7 +446,7 @@ static int shed_one(ShedState *st, const Snapshot *s, const Policy *p, const She
         if (squeezing > 0) {
                 if (!st->squeeze_since_usec)
                         st->squeeze_since_usec = now;
-                if (since(now, st->squeeze_since_usec) < SHED_SQUEEZE_WAIT_USEC) {
+                if (usec_since(now, st->squeeze_since_usec) < SHED_SQUEEZE_WAIT_USEC) {
                         controller_status_set(
                                 &st->status, "squeezing", now,
                                 "%s: %zu balloon%s squeezed first; a guest is shed only if that is not enough "
@@ -467,10 +461,10 @@ static int shed_one(ShedState *st, const Snapshot *s, const Policy *p, const She
                                               x->reason, st->book.entries[i].name);
                         return 0;
                 }
-        if (st->last_shed_usec && since(now, st->last_shed_usec) < p->shed.cooldown_usec) {
+        if (st->last_shed_usec && usec_since(now, st->last_shed_usec) < p->shed.cooldown_usec) {
                 controller_status_set(&st->status, "cooling", now, "%s: cooling down for %.0f s after the last shed",
                                       x->reason,
-                                      (double) (p->shed.cooldown_usec - since(now, st->last_shed_usec)) / 1e6);
+                                      (double) (p->shed.cooldown_usec - usec_since(now, st->last_shed_usec)) / 1e6);
                 return 0;
         }
         _cleanup_free_ size_t *order = calloc(s->n_guests ? s->n_guests : 1, sizeof(*order));
@@ -550,14 +544,14 @@ static int shed_restore_one(ShedState *st, const Snapshot *s, const Policy *p, c
                 return 0;
         ShedEntry *e = &st->book.entries[i];
         uint64_t hold = p->shed.restore_hold_usec;
-        if (since(now, st->roomy_since_usec) < hold) {
+        if (usec_since(now, st->roomy_since_usec) < hold) {
                 controller_status_set(&st->status, "waiting", now, "%s: %s comes back after %.0f s of room", x->reason,
                                       e->name, (double) hold / 1e6);
                 return 0;
         }
         r = shed_plan_restore(st, e, now, plan,
                               "%s for %.0f s: restore %s (shed %s), class %s (Priority=%u), about %.0f MiB", x->reason,
-                              (double) since(now, st->roomy_since_usec) / 1e6, e->name,
+                              (double) usec_since(now, st->roomy_since_usec) / 1e6, e->name,
                               e->action == SHED_SAVE ? "with its state saved" : "destroyed: it starts afresh",
                               e->class_name, e->priority, (double) e->bytes / MIB);
         if (r < 0)

@@ -34,6 +34,10 @@ uint64_t now_realtime_usec(void) {
         return clock_usec(CLOCK_REALTIME);
 }
 
+uint64_t usec_since(uint64_t now_usec, uint64_t then_usec) {
+        return now_usec > then_usec ? now_usec - then_usec : 0;
+}
+
 void cond_init_monotonic(pthread_cond_t *c) {
         pthread_condattr_t attr;
         pthread_condattr_init(&attr);

@@ -77,8 +77,7 @@ typedef struct BalloonGuest {
          * the guest held then (shed_guest_bytes()), to see what it freed. */
         uint64_t shrink_asked_bytes;   /* 0: no shrink to judge */
         uint64_t shrink_host_bytes;
-        uint64_t futile_until_usec;    /* not shrunk until then: its last shrink freed little */
-        uint64_t futile_freed_bytes;
+        uint64_t futile_until_usec; /* not shrunk until then: its last shrink freed little */
         bool seen;                 /* in this tick's snapshot */
 } BalloonGuest;
 

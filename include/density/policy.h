@@ -23,6 +23,9 @@ typedef struct PolicySize {
         double percent;    /* when is_percent: 0..100 */
 } PolicySize;
 
+/* percent (0..100) of base_bytes, rounded to the nearest byte. */
+uint64_t policy_percent_bytes(uint64_t base_bytes, double percent);
+
 /* The size in bytes against base_bytes (used only for a percent; rounded
  * to the nearest byte). */
 uint64_t policy_size_bytes(const PolicySize *s, uint64_t base_bytes);

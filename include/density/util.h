@@ -52,6 +52,9 @@ size_t page_size_bytes(void);
 /* CLOCK_MONOTONIC and CLOCK_REALTIME in microseconds. */
 uint64_t now_monotonic_usec(void);
 uint64_t now_realtime_usec(void);
+/* Time from then to now; 0 if the clock stepped back past then (snapshot
+ * times are wall-clock time). */
+uint64_t usec_since(uint64_t now_usec, uint64_t then_usec);
 
 /* Threads. A condition variable whose timed waits use CLOCK_MONOTONIC
  * deadlines (usec_to_timespec()), so a clock change neither stretches nor
