@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzz every parser for a short, fixed time: builds build-fuzz with clang,
 # libFuzzer, AddressSanitizer and UndefinedBehaviorSanitizer (-Dfuzz=true),
-# then runs each target (tests/fuzz/fuzz-<name>.c) for SECONDS, starting
+# then runs each target (tests/fuzz/fuzz-<name>.c) for SECONDS, as many at
+# once as there are CPUs (FUZZ_JOBS=N to choose), starting
 # from its checked-in corpus (tests/fuzz/corpus/<name>, read only: new
 # inputs go to a scratch directory). A crash leaves its input in
 # build-fuzz/crashes/<name>/: fix the bug, then add the input to the corpus,
@@ -32,19 +33,37 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 targets=$(sed -n "/^fuzz_targets = \[/,/^\]/p" tests/fuzz/meson.build | grep -o "'[a-z-]*'" | tr -d "'")
-failed=0 total=0
-for t in $targets; do
-	total=$((total + 1))
+# fuzz_one TARGET: runs it; its verdict goes to scratch/TARGET.result.
+fuzz_one() {
+	local t=$1 log=$BUILD/crashes/$1.log runs
 	mkdir -p "$scratch/$t" "$BUILD/crashes/$t"
-	log=$BUILD/crashes/$t.log
 	if nice -n 10 "$BUILD/tests/fuzz/fuzz-$t" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=1024 \
 		-artifact_prefix="$BUILD/crashes/$t/" -print_final_stats=1 "$scratch/$t" "tests/fuzz/corpus/$t" >"$log" 2>&1; then
 		runs=$(awk '/stat::number_of_executed_units/ { print $2 }' "$log")
-		echo "fuzz.sh: $t: ok, ${runs:-?} runs in ${SECONDS_EACH}s, corpus $(ls "$scratch/$t" | wc -l) new inputs"
+		echo "fuzz.sh: $t: ok, ${runs:-?} runs in ${SECONDS_EACH}s, corpus $(ls "$scratch/$t" | wc -l) new inputs" \
+			>"$scratch/$t.result"
+	else
+		{
+			echo "fuzz.sh: $t: CRASHED; input in $BUILD/crashes/$t/, log $log:"
+			grep -E "ERROR|runtime error|SUMMARY" "$log" | head -n 5 | sed 's/^/    /'
+		} >"$scratch/$t.crashed"
+	fi
+}
+# As many targets at once as there are CPUs (FUZZ_JOBS= to choose).
+jobs_max=${FUZZ_JOBS:-$(nproc)}
+for t in $targets; do
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+	fuzz_one "$t" &
+done
+wait
+failed=0 total=0
+for t in $targets; do
+	total=$((total + 1))
+	if [ -f "$scratch/$t.result" ]; then
+		cat "$scratch/$t.result"
 	else
 		failed=$((failed + 1))
-		echo "fuzz.sh: $t: CRASHED; input in $BUILD/crashes/$t/, log $log:" >&2
-		grep -E "ERROR|runtime error|SUMMARY" "$log" | head -n 5 | sed 's/^/    /' >&2
+		cat "$scratch/$t.crashed" >&2 2>/dev/null || echo "fuzz.sh: $t: no verdict (killed?)" >&2
 	fi
 done
 echo "fuzz.sh: $((total - failed)) of $total targets ran ${SECONDS_EACH}s each without a crash"

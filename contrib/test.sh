@@ -4,7 +4,7 @@
 # suites (system: a real libvirtd and real tiny QEMU guests, started here),
 # then builds again with AddressSanitizer + UndefinedBehaviorSanitizer
 # (clang) and runs the unit and fixtures suites there, fuzzes every parser
-# for 10 s each (contrib/fuzz.sh), and cross-builds for aarch64 and runs
+# for 30 s each (contrib/fuzz.sh), and cross-builds for aarch64 and runs
 # them under qemu-user, then the aarch64 build's system test
 # (its densityd and densityctl on the testbed, compared with build/'s:
 # contrib/cross-test.sh).
@@ -52,8 +52,8 @@ CC=clang setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
 	-Dc_args=-fno-sanitize-recover=all
 run build-asan unit fixtures || rc=1
 
-echo "== fuzz every parser for 10 s each (clang, libFuzzer, ASan + UBSan)"
-contrib/fuzz.sh 10 || rc=1
+echo "== fuzz every parser for 30 s each (clang, libFuzzer, ASan + UBSan)"
+contrib/fuzz.sh 30 || rc=1
 
 echo "== cross build for aarch64 (gcc-aarch64-linux-gnu), run unit, fixtures, system under qemu-user"
 contrib/cross-test.sh build-aarch64 | tee -a "$summary" || rc=1

@@ -56,6 +56,15 @@ const Controller *const controllers_builtin[] = { &ksm_controller, &balloon_cont
                                                    &shed_controller };
 const size_t controllers_builtin_n = ELEMENTSOF(controllers_builtin);
 
+/* Targets whose last action failed, remembered so that the same failure
+ * again is not logged at warning level each time. */
+#define DAEMON_FAILING_MAX 64
+#define DAEMON_FAILING_KEY_MAX (ACTION_CONTROLLER_MAX + DENSITY_UUID_LEN + 96)
+typedef struct FailingAction {
+        char key[DAEMON_FAILING_KEY_MAX];
+        char message[JOURNAL_MESSAGE_MAX];
+} FailingAction;
+
 typedef struct Daemon {
         DaemonOptions opts;
         sd_event *event;
@@ -95,6 +104,10 @@ typedef struct Daemon {
         int last_sample_error;
         HostReadErrors last_read_errors;
         char last_store_error[256];  /* a controller state that could not be stored, "" if none */
+        /* Actions failing: the same target failing the same way again is
+         * logged at debug level (the decision journal keeps every try). */
+        FailingAction failing[DAEMON_FAILING_MAX];
+        size_t n_failing;
 
         /* Between ticks, for the shed controller: a PSI trigger and a
          * memory check whose interval shrinks with the headroom; either
@@ -113,6 +126,38 @@ typedef struct Daemon {
         bool was_connected;
         bool logged_connect_state;
 } Daemon;
+
+/* Whether a failed action repeats the last failure of the same target (a
+ * KSM knob, a guest's balloon, ...) word for word; remembers it if not.
+ * A success forgets the target and says whether it had been failing. */
+static bool failing_repeat(Daemon *d, const JournalEntry *e, bool *ret_recovered) {
+        const Action *a = &e->action;
+        char key[DAEMON_FAILING_KEY_MAX];
+        snprintf(key, sizeof(key), "%s/%s/%s/%s/%u", a->controller, action_kind_name(a->kind), a->uuid, a->knob,
+                 a->vcpu);
+        size_t i = 0;
+        while (i < d->n_failing && strcmp(d->failing[i].key, key) != 0)
+                i++;
+        bool failed = e->result == RESULT_FAILED || e->result == RESULT_TIMEOUT;
+        *ret_recovered = false;
+        if (!failed) {
+                if (e->result == RESULT_DONE && i < d->n_failing) {
+                        d->failing[i] = d->failing[--d->n_failing];
+                        *ret_recovered = true;
+                }
+                return false;
+        }
+        if (i < d->n_failing && strcmp(d->failing[i].message, e->message) == 0)
+                return true;
+        if (i == d->n_failing) {
+                if (d->n_failing == DAEMON_FAILING_MAX) /* full: the oldest goes */
+                        memmove(&d->failing[0], &d->failing[1], --d->n_failing * sizeof(d->failing[0]));
+                i = d->n_failing++;
+                strscpy(d->failing[i].key, sizeof(d->failing[i].key), key);
+        }
+        strscpy(d->failing[i].message, sizeof(d->failing[i].message), e->message);
+        return false;
+}
 
 static bool daemon_dry_run(const Daemon *d) {
         return d->opts.dry_run || d->policy.dry_run;
@@ -586,12 +631,18 @@ rearm:
 }
 
 static void daemon_journal_sink(const JournalEntry *e, void *userdata) {
-        (void) userdata;
+        Daemon *d = userdata;
         const Action *a = &e->action;
         /* Short actions are journaled once, with their outcome; long ones
-         * (save, restore, destroy) also when queued and started. */
+         * (save, restore, destroy) also when queued and started. A failure
+         * that repeats the last one of its target is a debug message: the
+         * first said it (a read-only KSM sysfs fails every retry). */
         bool transient = e->result == RESULT_QUEUED || e->result == RESULT_STARTED;
-        int prio = e->result == RESULT_FAILED || e->result == RESULT_TIMEOUT ? LOG_WARNING
+        bool recovered = false;
+        bool repeat = !transient && failing_repeat(d, e, &recovered);
+        int prio = repeat                                                ? LOG_DEBUG
+                   : e->result == RESULT_FAILED || e->result == RESULT_TIMEOUT ? LOG_WARNING
+                   : recovered                                           ? LOG_NOTICE
                    : transient && !action_kind_is_long(a->kind)        ? LOG_DEBUG
                    : action_kind_is_long(a->kind)                        ? LOG_NOTICE
                                                                          : LOG_INFO;
@@ -599,7 +650,8 @@ static void daemon_journal_sink(const JournalEntry *e, void *userdata) {
         journal_entry_format(e, line, sizeof(line));
         action_describe(a, what, sizeof(what));
         char msg[1100];
-        snprintf(msg, sizeof(msg), "action %llu: %s", (unsigned long long) e->id, line);
+        snprintf(msg, sizeof(msg), "action %llu: %s%s%s", (unsigned long long) e->id, line,
+                 repeat ? " (failing as before)" : "", recovered ? " (it had been failing)" : "");
 
         char f_ctl[64], f_act[64], f_guest[DENSITY_NAME_MAX + 32], f_uuid[64], f_reason[ACTION_REASON_MAX + 32],
                 f_result[48], f_id[48], f_what[600], f_msg[JOURNAL_MESSAGE_MAX + 32], f_dry[32];

@@ -55,6 +55,8 @@ typedef struct ShedState {
         } requests[SHED_REQUESTS_MAX];
         uint64_t roomy_since_usec; /* memory roomy since, 0: not roomy */
         uint64_t squeeze_since_usec; /* first seen waiting for balloons in this shortage, 0: none */
+        bool room_noted;             /* a guest passed over for want of save room was noted in this shortage */
+        char store_error[256];       /* why the book could not be stored, for status */
         /* OOM scores set for classes' OomScoreAdjust=: what was planned for
          * whom, and until when one that did not take is left alone. */
         size_t n_oom;
@@ -490,6 +492,16 @@ static int shed_one(ShedState *st, const Snapshot *s, const Policy *p, const She
                 if (shed_save_fits(&s->host, t, tc->shed)) {
                         g = t;
                         c = tc;
+                } else if (!st->room_noted) {
+                        /* Said once in a shortage: the next step follows. */
+                        int r = plan_note(plan, shed_controller.name, t,
+                                          "its managed save (about %.0f MiB) does not fit in %s (%.0f MiB free): "
+                                          "passed over, the next guest or step follows",
+                                          (double) shed_guest_bytes(t) / MIB, p->shed.save_directory,
+                                          (double) s->host.save_free_bytes / MIB);
+                        if (r < 0)
+                                return r;
+                        st->room_noted = true;
                 }
         }
         if (!g && skipped == n) {
@@ -586,6 +598,7 @@ static int shed_plan(const Snapshot *s, const Policy *p, void *state, Plan *plan
         if (x.level != SHED_LEVEL_ROOMY)
                 st->roomy_since_usec = 0;
         if (x.level != SHED_LEVEL_SHORT) {
+                st->room_noted = false;
                 st->squeeze_since_usec = 0;
                 st->n_squeezed = 0;
         }
@@ -652,14 +665,15 @@ static int shed_state_store(void *state, const char *dir, char *err, size_t err_
         /* StateDirectory= (systemd makes it; elsewhere, here). */
         if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
                 int r = -errno;
-                snprintf(err, err_size, "cannot create %s: %s: nothing is shed or restored until it can", dir,
-                         strerror(-r));
+                snprintf(st->store_error, sizeof(st->store_error), "cannot create %s: %s", dir, strerror(-r));
+                snprintf(err, err_size, "%s: nothing is shed or restored until it can", st->store_error);
                 return r;
         }
         int r = shed_book_store(dir, &st->book);
         if (r < 0) {
-                snprintf(err, err_size, "cannot write %s/%s: %s: nothing is shed or restored until it can", dir,
-                         SHED_BOOK_FILE, strerror(-r));
+                snprintf(st->store_error, sizeof(st->store_error), "cannot write %s/%s: %s", dir, SHED_BOOK_FILE,
+                         strerror(-r));
+                snprintf(err, err_size, "%s: nothing is shed or restored until it can", st->store_error);
                 return r;
         }
         st->book_changed = false;
@@ -692,9 +706,8 @@ static void shed_plan_discard(void *state) {
                 if (st->oom[k].planned_usec != st->plan_usec)
                         st->oom[n++] = st->oom[k];
         st->n_oom = n;
-        controller_status_set(&st->status, "held", st->plan_usec,
-                              "%s/%s cannot be written: nothing is shed or restored until it can",
-                              "StateDirectory=", SHED_BOOK_FILE);
+        controller_status_set(&st->status, "held", st->plan_usec, "%s: nothing is shed or restored until it can",
+                              st->store_error[0] ? st->store_error : "the shed book cannot be written");
 }
 
 const Controller shed_controller = {

@@ -505,6 +505,7 @@ static void test_store_fails(void) {
         shed_controller.plan_discard(w.state);
         CHECK(booked(&w, "web-1") == NULL);
         CHECK_STR(state_of(&w, &c), "held");
+        CHECK_CONTAINS(c.reason, "cannot create /proc/no-such-dir/state: ");
         /* Not a failure of web-1's save: the next plan chooses it again, and
          * no cooldown holds it back. */
         advance(&w, 1);
@@ -535,6 +536,13 @@ static void test_save_room(void) {
         CHECK(tick(&w, &plan) == 0);
         CHECK_STR(state_of(&w, &c), "stuck");
         CHECK_CONTAINS(c.reason, "/var/lib/libvirt/qemu/save has 500 MiB free, too little");
+        /* The first passed over is noted, once in this shortage. */
+        CHECK(plan.n_notes == 1);
+        CHECK_STR(plan.notes[0].guest, "batch-1");
+        CHECK_CONTAINS(plan.notes[0].text, "does not fit in /var/lib/libvirt/qemu/save (500 MiB free)");
+        advance(&w, 1);
+        CHECK(tick(&w, &plan) == 0);
+        CHECK(plan.n_notes == 0);
         /* Room for web-1 (694 MiB), not batch-1 (799 MiB): web-1, though
          * batch-1 ranks first. */
         w.s.host.save_free_bytes = 700 * MIB;

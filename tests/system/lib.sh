@@ -23,8 +23,10 @@ EOT
 }
 
 # start_daemon DIR: densityd in the background, log in DIR/daemon.log;
-# waits until its status answers.
+# waits until its status answers. One at a time: one still running (a test
+# that skipped its stop) is stopped first, never left behind.
 start_daemon() {
+	stop_daemon
 	"$DENSITYD" --config "$1/policy.conf" >"$1/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	local i
