@@ -114,10 +114,12 @@ wait_for() {
 # log --json document appears, with its id and latest result, in the lines
 # the daemon wrote to its log stream (stderr when not under journald).
 log_matches_stream() {
-	local id result bad=0
+	local id result bad=0 seen=0
 	while read -r id result; do
+		seen=$((seen + 1))
 		grep -q "^$3: [a-z]*: action $id: .*: $result" "$2" ||
 			{ diag "action $id ($result) is not in the daemon's log"; bad=1; }
 	done < <(jq -r '.entries[] | "\(.id) \(.result)"' "$1")
+	[ $seen -gt 0 ] || { diag "$1 holds no entries"; bad=1; }
 	return $bad
 }
