@@ -183,7 +183,7 @@ static void top_size(bool tty, ViewScreen *v) {
 }
 
 /* One screen: on a terminal drawn over the last one from the top left,
- * each line cleared to its end, the rest of the screen cleared. */
+ * line by line, the rest of the screen cleared. */
 static void top_draw(bool tty, const TopData *d, ViewScreen *v) {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
@@ -209,9 +209,13 @@ static void top_draw(bool tty, const TopData *d, ViewScreen *v) {
         size_t o = 0;
         o += (size_t) sprintf(out, "\033[H");
         for (char *line = buf, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+                /* Cleared before it is written: cleared after, a line as
+                 * wide as the screen would lose its last character (the
+                 * cursor stays on it). */
+                o += (size_t) sprintf(out + o, "\033[2K");
                 memcpy(out + o, line, (size_t) (nl - line));
                 o += (size_t) (nl - line);
-                o += (size_t) sprintf(out + o, "\033[K%s", nl[1] ? "\r\n" : "");
+                o += (size_t) sprintf(out + o, "%s", nl[1] ? "\r\n" : "");
         }
         o += (size_t) sprintf(out + o, "\033[J");
         write_all(out, o);
