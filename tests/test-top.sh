@@ -48,7 +48,9 @@ screen() {
 	printf '%s\n' "$b"
 }
 pane() { "${TM[@]}" display -p -t top "$1"; }
-screen_has() { screen | grep -q -- "$1"; }
+# (grep -q on a here-string: in a pipe it could end before screen's
+# printf has written, and pipefail would count that printf's SIGPIPE.)
+screen_has() { grep -q -- "$1" <<<"$(screen)"; }
 # The guests' names, in the order of the screen's rows.
 screen_guests() { screen | sed -n '/^NAME /,/^$/p' | sed '1d;/^$/d;/^… /d' | awk '{ print $1 }' | tr '\n' ' '; }
 # fits COLUMNS ROWS: the screen (the pane, whose size is that of the
@@ -114,7 +116,7 @@ check "the process runs on the alternate screen, cursor hidden" \
 check "no line wider than 80 columns, 24 rows at most" fits 80 24
 # The terminal clips what is wider; a line top cut itself ends in "…" in
 # the last column.
-cut() { screen | grep -Eq '^.{79}…$' && screen | grep -q '(strict): test: memory …$'; }
+cut() { grep -Eq '^.{79}…$' <<<"$(screen)" && grep -q '(strict): test: memory …$' <<<"$(screen)"; }
 check "a decision wider than the screen is cut to 80 columns by top, ending in …" cut || show
 header() {
 	local s
@@ -127,7 +129,9 @@ header() {
 }
 check "the header shows the daemon, host memory, the VMs' budget, PSI and KSM (the fixture's figures)" header
 guest_rows() {
-	screen | grep -Eq '^b +117 +256/256 +146 +4 default ' && screen | grep -Eq '^a +47 +240/256 +146 +1 default '
+	local s
+	s=$(screen)
+	grep -Eq '^b +117 +256/256 +146 +4 default ' <<<"$s" && grep -Eq '^a +47 +240/256 +146 +1 default ' <<<"$s"
 }
 check "a guest row has its RSS, balloon, usable, KSM and class in MiB" guest_rows
 decisions() {
