@@ -98,14 +98,14 @@ static const char *ksm_run_name(double run) {
 /* KSM's figures, from the status document's host.ksm. */
 typedef struct KsmFigures {
         double run, pages_to_scan, sleep_msec, full_scans, pages_per_second;
-        char cpu[48]; /* ", ksmd 1.2% of a core", or "" when not known */
+        bool has_cpu;
+        double cpu_percent; /* ksmd's, of one core */
 } KsmFigures;
 
 /* Return: false when the host has no KSM. */
 static bool ksm_figures(json_object *ksm, KsmFigures *ret) {
         json_object *files = jget(ksm, "files");
         KsmFigures k = {};
-        double v;
         if (!json_object_get_boolean(jget(ksm, "present")))
                 return false;
         jnum(files, "run", &k.run);
@@ -113,8 +113,7 @@ static bool ksm_figures(json_object *ksm, KsmFigures *ret) {
         jnum(files, "sleep_millisecs", &k.sleep_msec);
         jnum(files, "full_scans", &k.full_scans);
         k.pages_per_second = k.sleep_msec > 0 && k.run == 1 ? k.pages_to_scan * 1000.0 / k.sleep_msec : 0.0;
-        if (jnum(ksm, "ksmd_cpu_percent", &v))
-                snprintf(k.cpu, sizeof(k.cpu), ", ksmd %.1f%% of a core", v);
+        k.has_cpu = jnum(ksm, "ksmd_cpu_percent", &k.cpu_percent);
         *ret = k;
         return true;
 }
@@ -198,10 +197,14 @@ static void print_host(FILE *f, json_object *st) {
         fprintf(f, "Pressure    %s\n", host_pressure(line, sizeof(line), h));
 
         KsmFigures k;
-        if (ksm_figures(jget(h, "ksm"), &k))
+        if (ksm_figures(jget(h, "ksm"), &k)) {
+                char cpu[48] = "";
+                if (k.has_cpu)
+                        snprintf(cpu, sizeof(cpu), ", ksmd %.1f%% of a core", k.cpu_percent);
                 fprintf(f, "KSM         %s, %.0f pages every %.0f ms (%.0f pages/s), %.0f full scans%s, saved %s\n",
-                        ksm_run_name(k.run), k.pages_to_scan, k.sleep_msec, k.pages_per_second, k.full_scans, k.cpu,
+                        ksm_run_name(k.run), k.pages_to_scan, k.sleep_msec, k.pages_per_second, k.full_scans, cpu,
                         fmt_bytes(a, sizeof(a), jget(h, "ksm"), "saved_bytes"));
+        }
         else
                 fprintf(f, "KSM         not available\n");
 
@@ -556,10 +559,14 @@ static void top_host(Screen *sc, json_object *h) {
         screen_printf(sc, "Budget   %s", host_budget(line, sizeof(line), h));
         screen_printf(sc, "Pressure %s", host_pressure(line, sizeof(line), h));
         KsmFigures k;
-        if (ksm_figures(jget(h, "ksm"), &k))
+        if (ksm_figures(jget(h, "ksm"), &k)) {
+                char cpu[48] = "";
+                if (k.has_cpu)
+                        snprintf(cpu, sizeof(cpu), ", ksmd %.1f%% CPU", k.cpu_percent);
                 screen_printf(sc, "KSM      saved %s, %s, %.0f pages/s, %.0f full scans%s",
                               fmt_bytes(a, sizeof(a), jget(h, "ksm"), "saved_bytes"), ksm_run_name(k.run),
-                              k.pages_per_second, k.full_scans, k.cpu);
+                              k.pages_per_second, k.full_scans, cpu);
+        }
         else
                 screen_line(sc, "KSM      not available");
 }
