@@ -56,6 +56,19 @@ static const char *jstr(json_object *o, const char *k, const char *def) {
         return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : def;
 }
 
+/* Host memory; brief (top): without the word total and swap's size. */
+static const char *host_memory(char *buf, size_t size, json_object *h, bool brief) {
+        char a[32], b[32], c[32], d[32], e[32], oom[32] = "-";
+        double v;
+        if (jnum(h, "oom_kills", &v))
+                snprintf(oom, sizeof(oom), "%.0f", v);
+        snprintf(buf, size, "%s%s, available %s, anon %s, swap free %s%s%s, OOM kills %s", brief ? "" : "total ",
+                 fmt_bytes(a, sizeof(a), h, "mem_total_bytes"), fmt_bytes(b, sizeof(b), h, "mem_available_bytes"),
+                 fmt_bytes(c, sizeof(c), h, "anon_bytes"), fmt_bytes(d, sizeof(d), h, "swap_free_bytes"),
+                 brief ? "" : " of ", brief ? "" : fmt_bytes(e, sizeof(e), h, "swap_total_bytes"), oom);
+        return buf;
+}
+
 /* The VMs' cgroup, as the status table and top show it. */
 static const char *host_budget(char *buf, size_t size, json_object *h) {
         char a[32], b[32], oom[32] = "-";
@@ -101,6 +114,14 @@ typedef struct KsmFigures {
         bool has_cpu;
         double cpu_percent; /* ksmd's, of one core */
 } KsmFigures;
+
+/* ", ksmd 1.2% of a core" (brief: "... CPU"), "" when not known. */
+static const char *ksm_cpu(char *buf, size_t size, const KsmFigures *k, bool brief) {
+        buf[0] = '\0';
+        if (k->has_cpu)
+                snprintf(buf, size, ", ksmd %.1f%% %s", k->cpu_percent, brief ? "CPU" : "of a core");
+        return buf;
+}
 
 /* Return: false when the host has no KSM. */
 static bool ksm_figures(json_object *ksm, KsmFigures *ret) {
@@ -174,9 +195,8 @@ static const char *entry_line(char *buf, size_t size, json_object *e, bool with_
 }
 
 static void print_host(FILE *f, json_object *st) {
-        char a[32], b[32], c[32], d[32], e[32];
+        char a[32], b[32];
         json_object *dm = jget(st, "daemon"), *hv = jget(dm, "hypervisor"), *h = jget(st, "host");
-        double v;
 
         fprintf(f, "densityd %s, pid %d, interval %gs, policy %s\n", jstr(dm, "version", "?"),
                 json_object_get_int(jget(dm, "pid")), json_object_get_double(jget(dm, "interval_seconds")),
@@ -184,27 +204,16 @@ static void print_host(FILE *f, json_object *st) {
         bool connected = json_object_get_boolean(jget(hv, "connected"));
         fprintf(f, "Hypervisor  %s: %s%s%s\n", jstr(hv, "uri", "?"), connected ? "connected" : "NOT CONNECTED",
                 connected ? "" : ": ", connected ? "" : jstr(hv, "error", "no answer yet"));
-        char hoom[32] = "-";
-        if (jnum(h, "oom_kills", &v))
-                snprintf(hoom, sizeof(hoom), "%.0f", v);
-        fprintf(f, "Memory      total %s, available %s, anon %s, swap free %s of %s, OOM kills %s\n",
-                fmt_bytes(a, sizeof(a), h, "mem_total_bytes"), fmt_bytes(b, sizeof(b), h, "mem_available_bytes"),
-                fmt_bytes(c, sizeof(c), h, "anon_bytes"), fmt_bytes(d, sizeof(d), h, "swap_free_bytes"),
-                fmt_bytes(e, sizeof(e), h, "swap_total_bytes"), hoom);
-
-        char line[256];
+        char line[256], cpu[48];
+        fprintf(f, "Memory      %s\n", host_memory(line, sizeof(line), h, false));
         fprintf(f, "VM budget   %s\n", host_budget(line, sizeof(line), h));
         fprintf(f, "Pressure    %s\n", host_pressure(line, sizeof(line), h));
 
         KsmFigures k;
-        if (ksm_figures(jget(h, "ksm"), &k)) {
-                char cpu[48] = "";
-                if (k.has_cpu)
-                        snprintf(cpu, sizeof(cpu), ", ksmd %.1f%% of a core", k.cpu_percent);
+        if (ksm_figures(jget(h, "ksm"), &k))
                 fprintf(f, "KSM         %s, %.0f pages every %.0f ms (%.0f pages/s), %.0f full scans%s, saved %s\n",
-                        ksm_run_name(k.run), k.pages_to_scan, k.sleep_msec, k.pages_per_second, k.full_scans, cpu,
-                        fmt_bytes(a, sizeof(a), jget(h, "ksm"), "saved_bytes"));
-        }
+                        ksm_run_name(k.run), k.pages_to_scan, k.sleep_msec, k.pages_per_second, k.full_scans,
+                        ksm_cpu(cpu, sizeof(cpu), &k, false), fmt_bytes(a, sizeof(a), jget(h, "ksm"), "saved_bytes"));
         else
                 fprintf(f, "KSM         not available\n");
 
@@ -549,24 +558,15 @@ static void top_title(Screen *sc, json_object *st) {
 }
 
 static void top_host(Screen *sc, json_object *h) {
-        char a[32], b[32], c[32], d[32], oom[32] = "-", line[256];
-        double v;
-        if (jnum(h, "oom_kills", &v))
-                snprintf(oom, sizeof(oom), "%.0f", v);
-        screen_printf(sc, "Memory   %s, available %s, anon %s, swap free %s, OOM kills %s",
-                      fmt_bytes(a, sizeof(a), h, "mem_total_bytes"), fmt_bytes(b, sizeof(b), h, "mem_available_bytes"),
-                      fmt_bytes(c, sizeof(c), h, "anon_bytes"), fmt_bytes(d, sizeof(d), h, "swap_free_bytes"), oom);
+        char a[32], line[256], cpu[48];
+        screen_printf(sc, "Memory   %s", host_memory(line, sizeof(line), h, true));
         screen_printf(sc, "Budget   %s", host_budget(line, sizeof(line), h));
         screen_printf(sc, "Pressure %s", host_pressure(line, sizeof(line), h));
         KsmFigures k;
-        if (ksm_figures(jget(h, "ksm"), &k)) {
-                char cpu[48] = "";
-                if (k.has_cpu)
-                        snprintf(cpu, sizeof(cpu), ", ksmd %.1f%% CPU", k.cpu_percent);
+        if (ksm_figures(jget(h, "ksm"), &k))
                 screen_printf(sc, "KSM      saved %s, %s, %.0f pages/s, %.0f full scans%s",
                               fmt_bytes(a, sizeof(a), jget(h, "ksm"), "saved_bytes"), ksm_run_name(k.run),
-                              k.pages_per_second, k.full_scans, cpu);
-        }
+                              k.pages_per_second, k.full_scans, ksm_cpu(cpu, sizeof(cpu), &k, true));
         else
                 screen_line(sc, "KSM      not available");
 }
