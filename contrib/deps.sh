@@ -7,7 +7,7 @@ declare -A GROUP=(
   [build]="meson ninja-build pkg-config gcc libvirt-dev libsystemd-dev libproc2-dev libjson-c-dev libinih-dev libxml2-dev"
   [runtime]="libvirt-daemon-system libvirt-clients qemu-system-x86"
   [testbed]="libvirt-daemon-system libvirt-clients qemu-system-x86 busybox-static socat cpio gzip kmod"
-  [test]="prometheus prometheus-node-exporter curl jq file"
+  [test]="prometheus prometheus-node-exporter curl jq file tmux"
   [sanitize]="clang libclang-rt-14-dev"
   [bench]="gnuplot-nox jq"
 )

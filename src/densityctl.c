@@ -1,13 +1,16 @@
 /* densityctl: talks to densityd over its control socket. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "density/control.h"
+#include "density/top.h"
 #include "density/util.h"
+#include "density/view.h"
 
 static void usage(FILE *f) {
         fprintf(f,
@@ -25,12 +28,20 @@ static void usage(FILE *f) {
                 "  shed NAME         set a running guest aside now: managed save, its state\n"
                 "                    kept; it stays shed until restored by hand (root only)\n"
                 "  restore NAME      bring back a guest densityd shed (root only)\n"
+                "  top [--interval SECONDS] [--sort COLUMN] [-n N]\n"
+                "                    status live: host, VMs' budget, PSI, KSM, the guests\n"
+                "                    sorted by a column, the latest decisions; keys: s/S or\n"
+                "                    1-6 sort column, r reverse, p pause, space refresh, q quit\n"
                 "\n"
                 "Options:\n"
                 "  -s, --socket PATH  control socket (default %s)\n"
                 "  -g, --guest NAME   log: only this guest (name or UUID)\n"
                 "  -C, --controller NAME  log: only this controller's decisions\n"
                 "  -n N               log: the last N entries (1..%d)\n"
+                "  -n, --iterations N top: show N screens, then exit (default: until q;\n"
+                "                     one when stdout is not a terminal)\n"
+                "  -i, --interval SECONDS  top: between refreshes (default 2)\n"
+                "  -o, --sort COLUMN  top: name, rss (default), balloon, usable, ksm, class\n"
                 "      --json         status, log: the JSON document\n"
                 "  -h, --help         show this help\n"
                 "      --version      show the version\n"
@@ -48,6 +59,9 @@ int main(int argc, char **argv) {
                 { "json", no_argument, NULL, OPT_JSON },
                 { "guest", required_argument, NULL, 'g' },
                 { "controller", required_argument, NULL, 'C' },
+                { "iterations", required_argument, NULL, 'n' },
+                { "interval", required_argument, NULL, 'i' },
+                { "sort", required_argument, NULL, 'o' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
@@ -55,10 +69,12 @@ int main(int argc, char **argv) {
         const char *socket_path = getenv("DENSITYD_SOCKET") ? getenv("DENSITYD_SOCKET") : CONTROL_DEFAULT_SOCKET;
         bool json = false;
         ControlRequest req = {};
-        bool log_args = false;
+        bool log_args = false, top_args = false;
+        TopOptions top = { .interval_usec = TOP_INTERVAL_DEFAULT_USEC, .sort = VIEW_SORT_RSS };
+        const char *n_arg = NULL;
         int c;
 
-        while ((c = getopt_long(argc, argv, "s:g:C:n:h", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "s:g:C:n:i:o:h", options, NULL)) >= 0) {
                 switch (c) {
                 case 's':
                         socket_path = optarg;
@@ -79,17 +95,32 @@ int main(int argc, char **argv) {
                         strscpy(req.controller, sizeof(req.controller), optarg);
                         log_args = true;
                         break;
-                case 'n': {
-                        uint64_t n;
-                        if (parse_u64(optarg, &n) < 0 || n < 1 || n > JOURNAL_CAPACITY_DEFAULT) {
-                                fprintf(stderr, "densityctl: -n %s: not a number 1..%d\n", optarg,
-                                        JOURNAL_CAPACITY_DEFAULT);
+                case 'n':
+                        n_arg = optarg; /* log's or top's: checked once the command is known */
+                        break;
+                case 'i': {
+                        char *end = NULL;
+                        errno = 0;
+                        double sec = strtod(optarg, &end);
+                        if (errno || end == optarg || *end || !(sec >= 0.1 && sec <= 3600)) {
+                                fprintf(stderr, "densityctl: --interval %s: not a number of seconds 0.1..3600\n",
+                                        optarg);
                                 return 2;
                         }
-                        req.n = (unsigned) n;
-                        log_args = true;
+                        top.interval_usec = (uint64_t) (sec * 1e6);
+                        top_args = true;
                         break;
                 }
+                case 'o':
+                        if (view_sort_from_name(optarg, &top.sort) < 0) {
+                                fprintf(stderr,
+                                        "densityctl: --sort %s: not a column (name, rss, balloon, usable, ksm, "
+                                        "class)\n",
+                                        optarg);
+                                return 2;
+                        }
+                        top_args = true;
+                        break;
                 case OPT_JSON:
                         json = true;
                         break;
@@ -109,6 +140,42 @@ int main(int argc, char **argv) {
                 return 2;
         }
         const char *name = argv[optind++];
+        if (strcmp(name, "top") == 0) {
+                uint64_t n = 0;
+                if (optind < argc) {
+                        fprintf(stderr, "densityctl: unexpected argument '%s'\n", argv[optind]);
+                        return 2;
+                }
+                if (json || log_args) {
+                        fprintf(stderr, "densityctl: top takes --interval, --sort and -n\n");
+                        return 2;
+                }
+                if (n_arg && (parse_u64(n_arg, &n) < 0 || n < 1 || n > UINT_MAX)) {
+                        fprintf(stderr, "densityctl: -n %s: not a number of screens\n", n_arg);
+                        return 2;
+                }
+                top.socket_path = socket_path;
+                top.iterations = (unsigned) n;
+                int r = top_run(&top);
+                if (r < 0) {
+                        fprintf(stderr, "densityctl: top: the terminal: %s\n", strerror(-r));
+                        return 1;
+                }
+                return r == TOP_NO_DAEMON ? 3 : EXIT_SUCCESS;
+        }
+        if (top_args) {
+                fprintf(stderr, "densityctl: --interval and --sort go with top\n");
+                return 2;
+        }
+        if (n_arg) {
+                uint64_t n;
+                if (parse_u64(n_arg, &n) < 0 || n < 1 || n > JOURNAL_CAPACITY_DEFAULT) {
+                        fprintf(stderr, "densityctl: -n %s: not a number 1..%d\n", n_arg, JOURNAL_CAPACITY_DEFAULT);
+                        return 2;
+                }
+                req.n = (unsigned) n;
+                log_args = true;
+        }
         ControlCommand cmd;
         if (control_command_from_name(name, &cmd) < 0) {
                 fprintf(stderr, "densityctl: unknown command '%s'\nTry 'densityctl --help'.\n", name);
@@ -134,7 +201,7 @@ int main(int argc, char **argv) {
                 return 2;
         }
         if (log_args && cmd != CONTROL_LOG) {
-                fprintf(stderr, "densityctl: --guest, --controller and -n go with log\n");
+                fprintf(stderr, "densityctl: --guest, --controller and -n go with log (-n also with top)\n");
                 return 2;
         }
         req.command = cmd;
@@ -162,7 +229,7 @@ int main(int argc, char **argv) {
                 if (json)
                         printf("%s\n", json_object_to_json_string_ext(v, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
-                else if (control_status_print_table(stdout, v) < 0) {
+                else if (view_status_print(stdout, v) < 0) {
                         fprintf(stderr, "densityctl: the daemon's status document is incomplete\n");
                         status = EXIT_FAILURE;
                 }
@@ -172,7 +239,7 @@ int main(int argc, char **argv) {
                 if (json)
                         printf("%s\n", json_object_to_json_string_ext(v, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
-                else if (!json_object_object_get_ex(v, "entries", &entries) || control_log_print(stdout, entries) < 0) {
+                else if (!json_object_object_get_ex(v, "entries", &entries) || view_log_print(stdout, entries) < 0) {
                         fprintf(stderr, "densityctl: the daemon's log reply is incomplete\n");
                         status = EXIT_FAILURE;
                 } else if (json_object_array_length(entries) == 0)

@@ -9,6 +9,7 @@
 #include "density/control.h"
 #include "density/plan.h"
 #include "density/util.h"
+#include "density/view.h"
 #include "test-helpers.h"
 
 #define MIB (UINT64_C(1024) * 1024)
@@ -272,7 +273,7 @@ static void test_status_json_bare(void) {
         size_t len = 0;
         FILE *f = open_memstream(&buf, &len);
         CHECK(f);
-        CHECK_OK(control_status_print_table(f, st));
+        CHECK_OK(view_status_print(f, st));
         CHECK(fclose(f) == 0);
         CHECK_CONTAINS(buf, "NOT CONNECTED: Failed to connect socket");
         CHECK_CONTAINS(buf, "0 guests");
@@ -286,7 +287,7 @@ static char *print_table(json_object *st, int *ret) {
         size_t len = 0;
         FILE *f = open_memstream(&buf, &len);
         CHECK(f);
-        *ret = control_status_print_table(f, st);
+        *ret = view_status_print(f, st);
         CHECK(fclose(f) == 0);
         return buf;
 }
@@ -518,7 +519,7 @@ static void test_status_control_plane(void) {
         char *text = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&text, &len);
-        CHECK_OK(control_status_print_table(f, st));
+        CHECK_OK(view_status_print(f, st));
         fclose(f);
         CHECK_CONTAINS(text, " batch ");
         CHECK_CONTAINS(text, "acting");

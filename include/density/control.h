@@ -110,11 +110,3 @@ char *control_reply_error(const char *fmt, ...) __attribute__((format(printf, 1,
  * Return: 0, -ENOENT/-ECONNREFUSED when no daemon listens, or -errno.
  */
 int control_call(const char *socket_path, const ControlRequest *req, json_object **ret, char *err, size_t err_size);
-
-/* Print the status document as densityctl's table. Return: 0 or -EINVAL. */
-int control_status_print_table(FILE *f, json_object *status);
-
-/* Print log entries (the "entries" array of a log reply, or the status
- * document's "decisions"), one line each: time, controller, result, what,
- * reason. Return: 0 or -EINVAL. */
-int control_log_print(FILE *f, json_object *entries);
