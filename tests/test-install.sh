@@ -11,11 +11,13 @@
 #     refreshes the shipped copies); a removed one comes back.
 # TAP output.
 #
-# Usage: test-install.sh MESON BUILD_DIR SOURCE_DIR
+# Usage: test-install.sh MESON BUILD_DIR SOURCE_DIR DENSITYD
+# (DENSITYD, the built one, only so that meson passes a cross build's
+# exe_wrapper, which runs the installed one.)
 set -u
 
-if [ $# -ne 3 ]; then
-	echo "usage: $0 MESON BUILD_DIR SOURCE_DIR" >&2
+if [ $# -ne 4 ]; then
+	echo "usage: $0 MESON BUILD_DIR SOURCE_DIR DENSITYD" >&2
 	exit 2
 fi
 meson=$1
