@@ -14,7 +14,7 @@
 #
 # Usage: contrib/deb-test.sh
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 src=$PWD
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -193,8 +193,8 @@ EOF
 	ok "/usr/sbin/densityd started (pid $daemon_pid)"
 fi
 status_answers() {
-	local i
-	for i in $(seq 1 100); do
+	local _
+	for _ in $(seq 1 100); do
 		densityctl --socket "$sock" status >"$work/status" 2>&1 && return 0
 		[ -z "$daemon_pid" ] || kill -0 "$daemon_pid" 2>/dev/null || break
 		sleep 0.2
