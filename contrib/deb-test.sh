@@ -7,8 +7,8 @@
 # against a temporary policy) and asks `densityctl status`; reinstalls over
 # an edited policy.conf and checks the edit is kept; stops it, purges the
 # package and checks that nothing of it is left. The daemon runs with
-# --dry-run (started directly: its controllers off and no libvirtd): it
-# changes nothing on the host.
+# --dry-run (started directly: without libvirtd too): it changes nothing
+# on the host.
 # TAP output (ok / not ok, 1..N at the end); exits non-zero on a failure.
 # Whatever happens, the package is purged and the daemon stopped on exit.
 #
@@ -178,14 +178,6 @@ StateDirectory=$work/run/state
 DryRun=yes
 # No libvirtd: the host's (perhaps a shared testbed's) is left alone.
 LibvirtURI=qemu+unix:///system?socket=$work/run/no-libvirt.sock
-[Ksm]
-Mode=off
-[Shed]
-Enable=no
-[Balloon]
-Enable=no
-[Numa]
-Enable=no
 EOF
 	sock=$work/run/densityd.sock
 	/usr/sbin/densityd --dry-run --config "$work/policy.conf" >"$work/daemon.log" 2>&1 &
