@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a densityd task needs, only those missing.
-# Usage: contrib/deps.sh GROUP...   (groups: build runtime testbed test sanitize bench)
+# Usage: contrib/deps.sh GROUP...   (groups: build runtime testbed test sanitize bench deb)
 set -euo pipefail
 
 declare -A GROUP=(
@@ -10,6 +10,7 @@ declare -A GROUP=(
   [test]="prometheus prometheus-node-exporter curl jq file tmux"
   [sanitize]="clang libclang-rt-14-dev"
   [bench]="gnuplot-nox jq"
+  [deb]="debhelper dpkg-dev fakeroot lintian bash-completion"
 )
 
 want=()

@@ -7,7 +7,8 @@
 # for 30 s each (contrib/fuzz.sh), and cross-builds for aarch64 and runs
 # them under qemu-user, then the aarch64 build's system test
 # (its densityd and densityctl on the testbed, compared with build/'s:
-# contrib/cross-test.sh).
+# contrib/cross-test.sh), and last the Debian package: built, linted,
+# installed, run and purged (contrib/deb-test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +17,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-contrib/deps.sh build test sanitize testbed
+contrib/deps.sh build test sanitize testbed deb
 
 setup() { # setup DIR [meson options...]
 	local dir=$1
@@ -30,7 +31,7 @@ setup() { # setup DIR [meson options...]
 }
 
 summary=$(mktemp)
-trap 'rm -f "$summary"' EXIT
+trap 'rm -f "$summary" "$summary.deb"' EXIT
 run() { # run DIR SUITES...: meson test, its summary kept for the total
 	local dir=$1 args=()
 	shift
@@ -58,7 +59,14 @@ contrib/fuzz.sh 30 || rc=1
 echo "== cross build for aarch64 (gcc-aarch64-linux-gnu), run unit, fixtures, system under qemu-user"
 contrib/cross-test.sh build-aarch64 | tee -a "$summary" || rc=1
 
-# One closing line over both runs.
+echo "== the .deb: build in a copy of the tree, lintian, install, run, reinstall, purge (contrib/deb-test.sh)"
+deb_tap=$summary.deb
+contrib/deb-test.sh | tee "$deb_tap" || rc=1
+# Its TAP lines, counted in the closing line as meson's summaries are.
+awk '/^ok / {ok++} /^not ok / {f++} END {printf "Ok: %d\nFail: %d\n", ok, f}' "$deb_tap" >>"$summary"
+grep -q '^1\.\.[0-9]' "$deb_tap" || { echo "Fail: 1 (deb-test.sh stopped before its plan)" >>"$summary"; rc=1; }
+
+# One closing line over all the runs.
 awk '/^Ok:/ {ok += $2} /^Fail:/ {f += $2} /^Unexpected Pass:/ {f += $3} /^Timeout:/ {f += $2}
      /^Skipped:/ {s += $2} END {printf "%d passed, %d failed, %d skipped\n", ok, f, s}' "$summary"
 exit $rc

@@ -1,4 +1,5 @@
-/* policy: the policy file (/etc/densityd/policy.conf), INI-style sections.
+/* policy: the policy file (POLICY_DEFAULT_PATH in config.h: sysconfdir's
+ * densityd/policy.conf, /etc/densityd/policy.conf when packaged), INI-style sections.
  * Keys are table-driven; every error is reported as "file:line: message"
  * and parsing goes on, so one run shows all of them. */
 #pragma once
@@ -9,7 +10,6 @@
 
 #define DENSITY_POLICY_CLASS_NAME_MAX 64 /* = DENSITY_CLASS_MAX in snapshot.h */
 
-#define POLICY_DEFAULT_PATH "/etc/densityd/policy.conf"
 #define POLICY_CLASSES_MAX 32      /* [Class NAME] sections, the built-in default included */
 #define POLICY_MATCH_MAX 16        /* globs in one Match= */
 #define POLICY_GLOB_MAX 128        /* bytes for one glob, NUL included: 127 characters */
