@@ -15,7 +15,8 @@
 # and fails when the RSS grew by more than 2 MiB from the first tenth of
 # the run to its end or an fd was not given back. With --valgrind the
 # daemon runs under memcheck (definite and indirect leaks and any invalid
-# access are errors) and the script fails on any error valgrind counts.
+# access are errors) and the script fails on any error valgrind counts; the
+# RSS is printed but not judged there (it is valgrind's too).
 # Guests and KSM's knobs are put back on exit.
 set -euo pipefail
 
@@ -115,7 +116,12 @@ fd1=$(tail -n 1 "$OUT/soak.csv" | cut -d, -f3)
 mid=$(awk -F, -v m=$((CYCLES / 2 / step * step)) '$1 == m { print $2 }' "$OUT/soak.csv")
 echo "soak: $CYCLES start/destroy cycles$([ $VALGRIND = 1 ] && echo ' under valgrind memcheck'): RSS $first KiB after $step cycles, $mid KiB at the middle, $last KiB at the end ($((last - first)) KiB); fds $fd0 at the start, $fd1 at the end; $late waits timed out"
 rc=0
-[ $((last - first)) -le $RSS_SLACK_KIB ] || { echo "soak: RSS grew by more than $RSS_SLACK_KIB KiB" >&2; rc=1; }
+# Under memcheck the RSS is valgrind's too: its queue of freed blocks (20 MB
+# by default) and its shadow memory grow in a process that leaks nothing.
+# There, valgrind's leak check is the judge.
+if [ $VALGRIND = 0 ]; then
+	[ $((last - first)) -le $RSS_SLACK_KIB ] || { echo "soak: RSS grew by more than $RSS_SLACK_KIB KiB" >&2; rc=1; }
+fi
 [ "$fd1" -le "$fd0" ] || { echo "soak: fds grew ($fd0 -> $fd1)" >&2; rc=1; }
 [ $late -eq 0 ] || { echo "soak: densityd was late to see $late changes" >&2; rc=1; }
 
@@ -124,7 +130,7 @@ if [ $VALGRIND = 1 ]; then
 	vrc=0
 	wait "$DAEMON_PID" || vrc=$?
 	DAEMON_PID=
-	errors=$(grep -o "ERROR SUMMARY: [0-9]*" "$OUT/valgrind.log" | tail -n 1)
+	errors=$(grep -o "ERROR SUMMARY: [0-9]*" "$OUT/valgrind.log" | tail -n 1 || true)
 	echo "valgrind: exit $vrc; ${errors:-no error summary (quiet run: no errors)}; log $OUT/valgrind.log"
 	grep -E "definitely lost|indirectly lost|Invalid (read|write|free)|uninitialised" "$OUT/valgrind.log" | head -n 20 || true
 	[ $vrc -eq 0 ] || { echo "soak: valgrind found errors (exit $vrc)" >&2; rc=1; }
