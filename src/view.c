@@ -321,7 +321,36 @@ static void print_shed(FILE *f, json_object *st) {
         }
 }
 
-int view_status_print(FILE *f, json_object *st) {
+/* The table and log lines go through this: the daemon's strings (guest
+ * names, reasons, libvirt's messages) reach the terminal with their control
+ * characters as '?', so a guest named with an escape sequence cannot drive
+ * the operator's terminal (top filters its own cells). */
+static ssize_t safe_write(void *cookie, const char *buf, size_t size) {
+        FILE *f = cookie;
+        for (size_t i = 0; i < size; i++) {
+                unsigned char c = (unsigned char) buf[i];
+                if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+                        c = '?';
+                if (fputc(c, f) == EOF)
+                        return i > 0 ? (ssize_t) i : -1;
+        }
+        return (ssize_t) size;
+}
+
+/* Run print on f through the filter (on f itself if out of memory). */
+static int safe_print(FILE *f, int (*print)(FILE *, json_object *), json_object *o) {
+        FILE *safe = fopencookie(f, "w", (cookie_io_functions_t) { .write = safe_write });
+        if (!safe)
+                return print(f, o);
+        int r = print(safe, o);
+        if (fclose(safe) != 0 && r == 0)
+                r = -EIO;
+        return r;
+}
+
+static int log_print(FILE *f, json_object *entries);
+
+static int status_print(FILE *f, json_object *st) {
         json_object *guests = jget(st, "guests");
         if (!jget(st, "host") || !guests || !json_object_is_type(guests, json_type_array))
                 return -EINVAL;
@@ -344,12 +373,12 @@ int view_status_print(FILE *f, json_object *st) {
                 fprintf(f, "\nRecent decisions%s\n",
                         json_object_get_boolean(jget(jget(st, "daemon"), "dry_run")) ? " (dry run: nothing changed)"
                                                                                      : "");
-                view_log_print(f, dec);
+                log_print(f, dec);
         }
         return 0;
 }
 
-int view_log_print(FILE *f, json_object *entries) {
+static int log_print(FILE *f, json_object *entries) {
         if (!entries || !json_object_is_type(entries, json_type_array))
                 return -EINVAL;
         size_t n = json_object_array_length(entries);
@@ -358,6 +387,14 @@ int view_log_print(FILE *f, json_object *entries) {
                 fprintf(f, "%s\n", entry_line(line, sizeof(line), json_object_array_get_idx(entries, i), true));
         }
         return 0;
+}
+
+int view_status_print(FILE *f, json_object *st) {
+        return safe_print(f, status_print, st);
+}
+
+int view_log_print(FILE *f, json_object *entries) {
+        return safe_print(f, log_print, entries);
 }
 
 /* densityctl top: one screen at a time. */

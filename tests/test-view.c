@@ -221,6 +221,31 @@ static void test_hostile_strings(void) {
         json_object_put(st);
 }
 
+/* The status table and log lines too: what the daemon sent is printed
+ * with its control characters as '?', the table's own newlines kept. */
+static void test_hostile_table(void) {
+        json_object *st = status(0, 1), *guests = json_object_object_get(st, "guests");
+        json_object_array_add(guests, guest("evil\033[2J\033]0;x\007", 10, "default"));
+        json_object *e = json_object_array_get_idx(json_object_object_get(json_object_object_get(st, "decisions"),
+                                                                          "entries"),
+                                                   0);
+        json_object_object_add(e, "reason", json_object_new_string("libvirt said \033[31mno\177"));
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        CHECK(f);
+        CHECK_U64(view_status_print(f, st), 0);
+        CHECK(fclose(f) == 0);
+        fputs(text, stderr);
+        for (const char *p = text; *p; p++)
+                CHECK(*p == '\n' || ((unsigned char) *p >= 0x20 && *p != 0x7f));
+        CHECK_CONTAINS(text, "\nevil?[2J?]0;x? ");
+        CHECK_CONTAINS(text, "libvirt said ?[31mno?\n");
+        CHECK(strstr(text, "Recent decisions\n"));
+        free(text);
+        json_object_put(st);
+}
+
 static void test_small_and_odd(void) {
         json_object *st = status(5, 5);
         Rendered o;
@@ -274,6 +299,7 @@ int main(void) {
         RUN(test_80x24);
         RUN(test_missing_figures_last);
         RUN(test_hostile_strings);
+        RUN(test_hostile_table);
         RUN(test_small_and_odd);
         return 0;
 }

@@ -9,7 +9,9 @@
 
 #include <json-c/json.h>
 
-/* Print the status document as densityctl's table. Return: 0 or -EINVAL. */
+/* Print the status document as densityctl's table. Control characters in
+ * what the daemon sent (a guest's name, a reason) are printed as '?'.
+ * Return: 0, -EINVAL, or -EIO. */
 int view_status_print(FILE *f, json_object *status);
 
 /* Print log entries (the "entries" array of a log reply, or the status
