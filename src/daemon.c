@@ -52,10 +52,6 @@
 #define PSI_TRIGGER_WINDOW_USEC (1 * USEC_PER_SEC)
 #define STOP_RESTORE_WAIT_USEC (3 * USEC_PER_SEC)
 
-const Controller *const controllers_builtin[] = { &ksm_controller, &balloon_controller, &numa_controller,
-                                                   &shed_controller };
-const size_t controllers_builtin_n = ELEMENTSOF(controllers_builtin);
-
 /* Targets whose last action failed, remembered so that the same failure
  * again is not logged at warning level each time. */
 #define DAEMON_FAILING_MAX 64
