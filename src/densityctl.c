@@ -1,13 +1,19 @@
-/* densityctl: talks to densityd over its control socket. */
+/* densityctl: talks to densityd over its control socket, and replays
+ * densityd's recording offline (simulate). */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "density/control.h"
+#include "density/simulate.h"
 #include "density/util.h"
+
+#define MIB (UINT64_C(1024) * 1024)
 
 static void usage(FILE *f) {
         fprintf(f,
@@ -25,26 +31,116 @@ static void usage(FILE *f) {
                 "  shed NAME         set a running guest aside now: managed save, its state\n"
                 "                    kept; it stays shed until restored by hand (root only)\n"
                 "  restore NAME      bring back a guest densityd shed (root only)\n"
+                "  simulate --policy FILE [--recording FILE] [--guest-size MIB] [--json]\n"
+                "                    run the planners offline over densityd's recording\n"
+                "                    (Record=) under the policy FILE: the actions they would\n"
+                "                    have planned, with reasons, the memory each controller\n"
+                "                    would have freed, and how many more guests would have\n"
+                "                    fit without a shed or a thrash (no daemon needed)\n"
                 "\n"
                 "Options:\n"
                 "  -s, --socket PATH  control socket (default %s)\n"
                 "  -g, --guest NAME   log: only this guest (name or UUID)\n"
                 "  -C, --controller NAME  log: only this controller's decisions\n"
                 "  -n N               log: the last N entries (1..%d)\n"
-                "      --json         status, log: the JSON document\n"
+                "  -p, --policy FILE  simulate: the policy to try\n"
+                "  -r, --recording FILE  simulate: the recording (default StateDirectory=\n"
+                "                     of the policy: record.jsonl.1, then record.jsonl)\n"
+                "      --guest-size MIB  simulate: the size of a guest that might have fit\n"
+                "                     (default: the mean of the last tick's guests)\n"
+                "      --json         status, log, simulate: the JSON document\n"
                 "  -h, --help         show this help\n"
                 "      --version      show the version\n"
                 "\n"
                 "Environment: DENSITYD_SOCKET sets the socket when --socket is not given.\n"
-                "Exit status: 0 ok, 1 the daemon refused or failed, 2 usage error,\n"
-                "3 densityd is not running. See densityctl(8).\n",
+                "Exit status: 0 ok, 1 the daemon refused or failed (simulate: a bad policy\n"
+                "or recording), 2 usage error, 3 densityd is not running. See densityctl(8).\n",
                 CONTROL_LOG_DEFAULT, CONTROL_DEFAULT_SOCKET, JOURNAL_CAPACITY_DEFAULT);
 }
 
+static int simulate_tick(RecordTick *t, void *userdata) {
+        int r = simulation_step(userdata, t);
+        record_tick_clear(t);
+        return r;
+}
+
+/* densityctl simulate: the policy read as densityd reads it, the recording
+ * replayed through the built-in controllers. */
+static int simulate(const char *policy_path, const char *recording, uint64_t guest_bytes, bool json) {
+        Policy p;
+        PolicyErrors errors = {};
+        int r = policy_load(policy_path, &p, &errors);
+        for (size_t i = 0; i < errors.n; i++)
+                fprintf(stderr, "%s\n", errors.lines[i]);
+        policy_errors_clear(&errors);
+        if (r != 0) {
+                if (r < 0)
+                        fprintf(stderr, "densityctl: %s: %s\n", policy_path, strerror(-r));
+                return EXIT_FAILURE;
+        }
+        char paths[2][PATH_MAX];
+        size_t n = 0;
+        if (recording)
+                strscpy(paths[n++], sizeof(paths[0]), recording);
+        else {
+                if (path_join(paths[n], sizeof(paths[n]), p.state_directory, RECORD_FILE_OLD) == 0 &&
+                    access(paths[n], F_OK) == 0)
+                        n++;
+                if (path_join(paths[n], sizeof(paths[n]), p.state_directory, RECORD_FILE) < 0) {
+                        fprintf(stderr, "densityctl: %s: StateDirectory= too long\n", policy_path);
+                        return EXIT_FAILURE;
+                }
+                n++;
+        }
+        Simulation *sim = NULL;
+        if (simulation_new(&p, controllers_builtin, controllers_builtin_n, &sim) < 0) {
+                fprintf(stderr, "densityctl: out of memory\n");
+                return EXIT_FAILURE;
+        }
+        int status = EXIT_SUCCESS;
+        for (size_t i = 0; i < n && status == EXIT_SUCCESS; i++) {
+                char err[1024];
+                if (record_read(paths[i], simulate_tick, sim, err, sizeof(err)) < 0) {
+                        fprintf(stderr, "densityctl: %s\n", err);
+                        status = EXIT_FAILURE;
+                }
+        }
+        const SimulationResult *res = simulation_result(sim);
+        if (status == EXIT_SUCCESS && res->n_ticks == 0) {
+                fprintf(stderr, "densityctl: %s: no ticks recorded\n", paths[n - 1]);
+                status = EXIT_FAILURE;
+        }
+        if (!guest_bytes)
+                guest_bytes = res->mean_guest_bytes;
+        if (status == EXIT_SUCCESS && json) {
+                json_object *o = simulation_json(res, guest_bytes);
+                json_object *files = json_object_new_array();
+                for (size_t i = 0; o && files && i < n; i++)
+                        json_object_array_add(files, json_object_new_string(paths[i]));
+                json_object_object_add(o, "policy", json_object_new_string(policy_path));
+                json_object_object_add(o, "recordings", files);
+                if (o)
+                        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+                else
+                        status = EXIT_FAILURE;
+                json_object_put(o);
+        } else if (status == EXIT_SUCCESS) {
+                printf("Policy %s, recording %s%s%s\n", policy_path, paths[0], n > 1 ? " and " : "",
+                       n > 1 ? paths[1] : "");
+                simulation_print(stdout, res, guest_bytes);
+        }
+        simulation_free(sim);
+        return status;
+}
+
 int main(int argc, char **argv) {
-        enum { OPT_VERSION = 256, OPT_JSON };
+        enum { OPT_VERSION = 256, OPT_JSON, OPT_GUEST_SIZE };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, 's' },
+                { "policy", required_argument, NULL, 'p' },
+                { "recording", required_argument, NULL, 'r' },
+                { "guest-size", required_argument, NULL, OPT_GUEST_SIZE },
                 { "json", no_argument, NULL, OPT_JSON },
                 { "guest", required_argument, NULL, 'g' },
                 { "controller", required_argument, NULL, 'C' },
@@ -56,10 +152,28 @@ int main(int argc, char **argv) {
         bool json = false;
         ControlRequest req = {};
         bool log_args = false;
+        const char *policy_path = NULL, *recording = NULL;
+        uint64_t guest_bytes = 0;
         int c;
 
-        while ((c = getopt_long(argc, argv, "s:g:C:n:h", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "s:g:C:n:p:r:h", options, NULL)) >= 0) {
                 switch (c) {
+                case 'p':
+                        policy_path = optarg;
+                        break;
+                case 'r':
+                        recording = optarg;
+                        break;
+                case OPT_GUEST_SIZE: {
+                        uint64_t mib;
+                        if (parse_u64(optarg, &mib) < 0 || mib < 1 || mib > UINT64_C(1) << 30) {
+                                fprintf(stderr, "densityctl: --guest-size %s: not a number of MiB 1..%llu\n", optarg,
+                                        (unsigned long long) (UINT64_C(1) << 30));
+                                return 2;
+                        }
+                        guest_bytes = mib * MIB;
+                        break;
+                }
                 case 's':
                         socket_path = optarg;
                         break;
@@ -109,6 +223,26 @@ int main(int argc, char **argv) {
                 return 2;
         }
         const char *name = argv[optind++];
+        bool sim_args = policy_path || recording || guest_bytes;
+        if (strcmp(name, "simulate") == 0) {
+                if (optind < argc) {
+                        fprintf(stderr, "densityctl: unexpected argument '%s'\n", argv[optind]);
+                        return 2;
+                }
+                if (!policy_path) {
+                        fprintf(stderr, "densityctl: simulate needs --policy FILE\n");
+                        return 2;
+                }
+                if (log_args) {
+                        fprintf(stderr, "densityctl: --guest, --controller and -n go with log\n");
+                        return 2;
+                }
+                return simulate(policy_path, recording, guest_bytes, json);
+        }
+        if (sim_args) {
+                fprintf(stderr, "densityctl: --policy, --recording and --guest-size go with simulate\n");
+                return 2;
+        }
         ControlCommand cmd;
         if (control_command_from_name(name, &cmd) < 0) {
                 fprintf(stderr, "densityctl: unknown command '%s'\nTry 'densityctl --help'.\n", name);

@@ -748,7 +748,7 @@ static int recorder_open(Recorder *r, bool truncate) {
         if (r->fd >= 0)
                 close(r->fd);
         r->fd = open(r->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (truncate ? O_TRUNC : 0),
-                     0640);
+                     0600);
         if (r->fd < 0)
                 return -errno;
         struct stat st;
