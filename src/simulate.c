@@ -240,8 +240,11 @@ int simulation_step(Simulation *sim, RecordTick *t) {
         if (saved > sim->ksm_peak_saved_bytes)
                 sim->ksm_peak_saved_bytes = saved;
         headroom_account(sim, t->tick, s);
-        if (sim->ksm_run == 1 && saved > r->freed[FREED_KSM].bytes)
-                r->freed[FREED_KSM].bytes = saved;
+        if (sim->ksm_run == 1) {
+                uint64_t merged = recorded_ksm_run(&s->host) == 0 ? sim->ksm_peak_saved_bytes : saved;
+                if (merged > r->freed[FREED_KSM].bytes)
+                        r->freed[FREED_KSM].bytes = merged;
+        }
 
         for (size_t i = 0; i < sim->n_controllers && k == 0; i++) {
                 size_t before = plan.n;

@@ -20,7 +20,9 @@
  * - balloon: every planned shrink, the guest's balloon at that tick less
  *   the target;
  * - KSM: the most the recording shows merged (pages_sharing and
- *   ksm_zero_pages) at a tick where the simulated ksmd ran (run=1);
+ *   ksm_zero_pages) at a tick where the simulated ksmd ran (run=1); where
+ *   the recorded ksmd had stopped, the most the recording showed merged
+ *   up to then;
  * - shed: what each guest shed would have freed (shed_frees_bytes()).
  *
  * Headroom at a tick: the bytes to the nearest shed threshold of the
