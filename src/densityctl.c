@@ -264,7 +264,7 @@ int main(int argc, char **argv) {
                 return 2;
         }
         if (json && cmd != CONTROL_STATUS && cmd != CONTROL_LOG) {
-                fprintf(stderr, "densityctl: --json goes with status and log\n");
+                fprintf(stderr, "densityctl: --json goes with status, log and simulate\n");
                 return 2;
         }
         if (log_args && cmd != CONTROL_LOG) {
