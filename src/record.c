@@ -745,10 +745,14 @@ bool recorder_is(const Recorder *r, const char *dir, uint64_t cap_bytes) {
 }
 
 static int recorder_open(Recorder *r, bool truncate) {
+        const int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (truncate ? O_TRUNC : 0);
         if (r->fd >= 0)
                 close(r->fd);
-        r->fd = open(r->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (truncate ? O_TRUNC : 0),
-                     0600);
+        r->fd = open(r->path, flags, 0600);
+        /* StateDirectory= is made by whoever writes to it first, as the
+         * controllers do (systemd makes it under the shipped unit). */
+        if (r->fd < 0 && errno == ENOENT && mkdir(r->dir, 0700) == 0)
+                r->fd = open(r->path, flags, 0600);
         if (r->fd < 0)
                 return -errno;
         struct stat st;

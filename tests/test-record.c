@@ -317,14 +317,22 @@ static void test_recorder(void) {
         CHECK_CONTAINS(err, "nothing.jsonl: cannot read: No such file or directory");
         free(none);
 
-        /* A directory that cannot be written: -errno, no crash. */
-        char *missing = path_in(dir, "gone");
+        /* A missing StateDirectory= is made; one whose parent is missing
+         * too is an error, and no crash. */
+        char *fresh = path_in(dir, "fresh");
+        CHECK_OK(recorder_new(fresh, cap, &r));
+        CHECK_OK(record_format(10, &s, NULL, &line, &len));
+        CHECK_OK(recorder_write(r, line, len));
+        recorder_free(r);
+        CHECK_OK(stat(fresh, &st));
+        CHECK(S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700);
+        char *missing = path_in(dir, "gone/deeper");
         CHECK_OK(recorder_new(missing, cap, &r));
-        CHECK_OK(record_format(1, &s, NULL, &line, &len));
         CHECK(recorder_write(r, line, len) == -ENOENT);
         free(line);
         recorder_free(r);
         free(missing);
+        free(fresh);
 
         free(cur);
         free(old);

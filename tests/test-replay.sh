@@ -40,7 +40,7 @@ trap cleanup EXIT
 
 RUN=$WORK/run
 CG=$RUN/root/cgroup/machine.slice
-mkdir -p "$RUN/prom" "$RUN/state"
+mkdir -p "$RUN/prom" # densityd makes StateDirectory=
 cp -a "$FIX/host-v2" "$RUN/root"
 echo 1001 >"$RUN/root/run/libvirt/qemu/d.pid"
 # set_file FILE VALUE: replaced at once (the sampler never reads half of it).

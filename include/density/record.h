@@ -84,8 +84,9 @@ int record_read(const char *path, int (*fn)(RecordTick *t, void *userdata), void
 typedef struct Recorder Recorder;
 
 /* Record into DIR/record.jsonl, keeping DIR/record.jsonl and
- * DIR/record.jsonl.1 together within cap_bytes (> 0). Opens nothing yet.
- * Return: 0 or -ENOMEM. */
+ * DIR/record.jsonl.1 together within cap_bytes (> 0). Opens nothing yet;
+ * the first write makes DIR (mode 0700, not its parents) if it is missing.
+ * Return: 0, -EINVAL (cap_bytes 0, DIR too long) or -ENOMEM. */
 int recorder_new(const char *dir, uint64_t cap_bytes, Recorder **ret);
 
 /* Accepts NULL. Return: NULL. */

@@ -48,20 +48,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$TB" down >/dev/null 2>&1 || true
-"$TB" up $GUESTS 2>"$WORK/testbed.log" || {
-	echo "Bail out! testbed up $GUESTS failed:"
-	sed 's/^/# /' "$WORK/testbed.log"
-	exit 1
-}
-for g in $(seq 1 $GUESTS); do
-	"$TB" load dtest-$g $PRELOAD_MIB 2>>"$WORK/testbed.log" && "$TB" load dtest-$g 0 2>>"$WORK/testbed.log" ||
-		{ echo "Bail out! preload of dtest-$g failed"; exit 1; }
-done
-sleep 3
-base=$(usage_mib) || { echo "Bail out! no VMs' cgroup found"; exit 1; }
-budget=$((base * 100 / 88)) # 88% of it in use: over HostTarget=80%, under the shed threshold
-"$TB" budget $budget 2>>"$WORK/testbed.log" || { echo "Bail out! budget $budget failed"; exit 1; }
+testbed_idle $GUESTS $PRELOAD_MIB "$WORK/testbed.log" || exit 1
+budget_at 88 "$WORK/testbed.log" || exit 1 # 88% of it in use: over HostTarget=80%, under the shed threshold
 diag "$GUESTS idle guests of $TESTBED_MEM_MIB MiB use $base MiB of the VMs' cgroup: budget $budget MiB"
 
 write_policy "$WORK" ${INTERVAL}s 10s
@@ -78,7 +66,7 @@ GuestFreeTarget=20%
 EOT
 start_daemon "$WORK" || exit 1
 REC=$WORK/state/record.jsonl
-balloons_moved() { [ "$(grep -c '"kind":"balloon"' "$REC" 2>/dev/null)" -ge $GUESTS ]; }
+balloons_moved() { [ "$(cat "$REC" 2>/dev/null | grep -c '"kind":"balloon"')" -ge $GUESTS ]; }
 wait_for 60 balloons_moved || diag "fewer than $GUESTS balloon actions after 60 s"
 sleep $((INTERVAL * 3)) # a few quiet ticks after
 ticks=$(ctl "$WORK" status --json | jq '.daemon.ticks')
