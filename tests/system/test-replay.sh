@@ -2,8 +2,8 @@
 # System test of the replay on the testbed (real libvirtd, real TCG guests,
 # a real VMs' cgroup budget): densityd records its ticks (Record=) while
 # idle guests over HostTarget= of a budget give memory back through their
-# balloons (KSM and the shedder off: balloons alone act, and nothing
-# host-wide is touched); then, offline:
+# balloons and KSM merges their identical pages (the shedder off: nothing
+# is saved on a shared testbed); then, offline:
 #   1. densityctl simulate with the same policy over the recording plans
 #      the same actions on every tick (controller, action, guest, bytes,
 #      and the reasons too) as densityd did;
@@ -13,8 +13,9 @@
 #      or policies/default.conf where there is none) over the same
 #      recording: its actions, memory freed and the guests that would have
 #      fit, shown in the TAP comments.
-# Balloons, budget and guests are put back as found when the test ends,
-# also on failure. Output: TAP.
+# Balloons, budget, KSM's run and guests are put back as found when the
+# test ends, also on failure (densityd puts the other KSM knobs back itself,
+# RestoreOnExit=yes). Output: TAP.
 set -uo pipefail
 
 SRC=${DENSITY_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -25,6 +26,7 @@ INTERVAL=2
 PRELOAD_MIB=100
 export TESTBED_FREE_PAGE_REPORTING=off
 export TESTBED_MEM_MIB=${TESTBED_MEM_MIB:-320}
+KSM=/sys/kernel/mm/ksm
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "1..0 # SKIP needs root (libvirt qemu:///system, the VMs' cgroup)"
@@ -35,6 +37,8 @@ for t in jq virsh; do
 done
 
 WORK=$(mktemp -d /tmp/densityd-replay.XXXXXX)
+KSM_RUN=
+[ -w "$KSM/run" ] && KSM_RUN=$(cat "$KSM/run")
 vsh() { virsh -q -c qemu:///system "$@"; }
 cleanup() {
 	stop_daemon
@@ -44,6 +48,7 @@ cleanup() {
 	done
 	"$TB" budget off >/dev/null 2>&1 || true
 	"$TB" down >/dev/null 2>&1 || true
+	[ -z "$KSM_RUN" ] || echo "$KSM_RUN" >"$KSM/run"
 	[ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -56,7 +61,7 @@ write_policy "$WORK" ${INTERVAL}s 10s
 cat >>"$WORK/policy.conf" <<EOT
 Record=16M
 [Ksm]
-Mode=off
+Mode=auto
 [Shed]
 Enable=no
 [Balloon]
@@ -66,8 +71,12 @@ GuestFreeTarget=20%
 EOT
 start_daemon "$WORK" || exit 1
 REC=$WORK/state/record.jsonl
-balloons_moved() { [ "$(cat "$REC" 2>/dev/null | grep -c '"kind":"balloon"')" -ge $GUESTS ]; }
-wait_for 60 balloons_moved || diag "fewer than $GUESTS balloon actions after 60 s"
+count() { grep -o "$1" "$REC" 2>/dev/null | wc -l; } # count PATTERN: in the recording
+balloons_moved() { [ "$(count '"kind":"balloon"')" -ge $GUESTS ]; }
+# KSM merged: a tick whose pages_sharing is not 0.
+ksm_merged() { jqe -s 'any(.[].snapshot.host.ksm.values[]?; .name == "pages_sharing" and (.value // 0) > 0)' "$REC"; }
+wait_for 90 balloons_moved || diag "fewer than $GUESTS balloon actions after 90 s"
+wait_for 60 ksm_merged || diag "KSM merged nothing in 60 s"
 sleep $((INTERVAL * 3)) # a few quiet ticks after
 ticks=$(ctl "$WORK" status --json | jq '.daemon.ticks')
 stop_daemon
@@ -78,7 +87,8 @@ lines=$(wc -l <"$REC")
 check "the recording holds a line per tick ($lines lines for $ticks ticks, $(wc -c <"$REC") bytes)" \
 	test "$lines" -ge "$ticks" -a "$ticks" -ge 5
 check "each line is a tick, in order, from 1" test "$(jq -s '[.[].tick] == [range(1; length + 1)]' "$REC")" = true
-check "densityd moved balloons ($(grep -o '"kind":"balloon"' "$REC" | wc -l) balloon actions recorded)" balloons_moved
+check "densityd moved balloons ($(count '"kind":"balloon"') balloon actions recorded)" balloons_moved
+check "and started KSM, which merged pages ($(count '"kind":"ksm-knob"') knob writes recorded)" ksm_merged
 
 # 1. The same policy, offline.
 "$DENSITYCTL" simulate --policy "$WORK/policy.conf" --recording "$REC" --json >"$WORK/sim.json" 2>"$WORK/sim.err"
