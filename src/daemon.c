@@ -369,7 +369,7 @@ static void daemon_record(Daemon *d, const Snapshot *s, const Plan *plan) {
         _cleanup_free_ char *line = NULL;
         size_t len = 0;
         if (r == 0)
-                r = record_format(d->ticks + 1, s, plan, &line, &len);
+                r = record_format(d->ticks + 1, journal_next_id(d->journal), s, plan, &line, &len);
         if (r == 0)
                 r = recorder_write(d->recorder, line, len);
         if (r < 0 && r != d->last_record_error) {

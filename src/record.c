@@ -364,13 +364,16 @@ static json_object *format_object(const Field *fields, size_t n, const void *bas
         return o;
 }
 
-int record_format(uint64_t tick, const Snapshot *s, const Plan *p, char **ret, size_t *ret_len) {
+int record_format(uint64_t tick, uint64_t first_action_id, const Snapshot *s, const Plan *p, char **ret,
+                  size_t *ret_len) {
         json_object *root = json_object_new_object();
         json_object *snap = format_object(snapshot_fields, ELEMENTSOF(snapshot_fields), s);
         json_object *actions = json_object_new_array();
         int r = root && snap && actions ? 0 : -ENOMEM;
         for (size_t i = 0; r == 0 && p && i < p->n; i++) {
                 json_object *a = format_object(action_fields, ELEMENTSOF(action_fields), &p->actions[i]);
+                if (a && first_action_id)
+                        json_object_object_add(a, "id", json_object_new_uint64(first_action_id + i));
                 if (!a || json_object_array_add(actions, a) < 0) {
                         json_object_put(a);
                         r = -ENOMEM;
@@ -571,18 +574,27 @@ static int parse_object(json_object *o, const Field *fields, size_t n, void *bas
         return 0;
 }
 
-/* The actions of a line into plan. */
-static int parse_actions(json_object *a, Plan *plan, char *err, size_t err_size) {
+/* The actions of a line into plan; their journal ids, in order. */
+static int parse_actions(json_object *a, Plan *plan, uint64_t *first_id, char *err, size_t err_size) {
         if (!json_object_is_type(a, json_type_array))
                 return parse_fail(err, err_size, "actions", "not an array");
         for (size_t i = 0; i < json_object_array_length(a); i++) {
                 char at[64];
                 Action x = {};
                 snprintf(at, sizeof(at), "actions[%zu]", i);
-                json_object *kind;
+                json_object *kind, *id;
                 json_object *o = json_object_array_get_idx(a, i);
                 if (json_object_is_type(o, json_type_object) && !json_object_object_get_ex(o, "kind", &kind))
                         return parse_fail(err, err_size, at, "no kind");
+                if (json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "id", &id)) {
+                        uint64_t n;
+                        if (parse_unsigned(id, UINT64_MAX, &n) < 0 || n == 0 || (i > 0 && n != *first_id + i))
+                                return parse_fail(err, err_size, at, "id: not a number, or not the one after the last");
+                        if (i == 0)
+                                *first_id = n;
+                        json_object_object_del(o, "id"); /* not an Action field */
+                } else if (i > 0 && *first_id)
+                        return parse_fail(err, err_size, at, "no id");
                 int r = parse_object(o, action_fields, ELEMENTSOF(action_fields), &x, at, err, err_size);
                 if (r == 0)
                         r = plan_add(plan, &x);
@@ -646,7 +658,7 @@ int record_parse(const char *line, RecordTick *ret, char *err, size_t err_size) 
         }
         r = parse_object(snap, snapshot_fields, ELEMENTSOF(snapshot_fields), &t.snap, "snapshot", err, err_size);
         if (r == 0 && actions)
-                r = parse_actions(actions, &t.plan, err, err_size);
+                r = parse_actions(actions, &t.plan, &t.first_action_id, err, err_size);
         if (r == 0) {
                 *ret = t;
                 t = (RecordTick) {};

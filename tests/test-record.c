@@ -101,7 +101,7 @@ static void test_round_trip(void) {
         make_plan(&s, &p);
         char *line = NULL;
         size_t len = 0;
-        CHECK_OK(record_format(42, &s, &p, &line, &len));
+        CHECK_OK(record_format(42, 100, &s, &p, &line, &len));
         CHECK_U64(len, strlen(line));
         CHECK(line[len - 1] == '\n');
         CHECK(!memchr(line, '\n', len - 1)); /* one line */
@@ -113,9 +113,11 @@ static void test_round_trip(void) {
         if (r != 0)
                 TEST_FAIL("record_parse: %s", err);
         CHECK_U64(t.tick, 42);
+        CHECK_U64(t.first_action_id, 100);
+        CHECK_CONTAINS(line, "\"id\":103}]"); /* the fourth action */
         /* Every field back exactly: the same line again. */
         char *again = NULL;
-        CHECK_OK(record_format(t.tick, &t.snap, &t.plan, &again, NULL));
+        CHECK_OK(record_format(t.tick, t.first_action_id, &t.snap, &t.plan, &again, NULL));
         CHECK_STR(again, line);
         /* A few fields by hand, the tricky ones. */
         CHECK(t.snap.host.psi.some.avg60 == 1.0 / 3.0);
@@ -145,7 +147,7 @@ static void test_round_trip(void) {
         /* An empty snapshot and no plan: a short line that reads back. */
         Snapshot empty = {};
         char *short_line = NULL;
-        CHECK_OK(record_format(1, &empty, NULL, &short_line, NULL));
+        CHECK_OK(record_format(1, 0, &empty, NULL, &short_line, NULL));
         CHECK_STR(short_line, "{\"version\":1,\"tick\":1,\"snapshot\":{},\"actions\":[]}\n");
         RecordTick e;
         CHECK_OK(record_parse(short_line, &e, err, sizeof(err)));
@@ -213,6 +215,11 @@ static void test_parse_errors(void) {
         parse_bad("{\"version\":1,\"snapshot\":{},\"actions\":[{\"kind\":\"explode\"}]}",
                   "actions[0].kind: not an action kind");
         parse_bad("{\"version\":1,\"snapshot\":{},\"actions\":{}}", "actions: not an array");
+        parse_bad("{\"version\":1,\"snapshot\":{},\"actions\":[{\"kind\":\"save\",\"id\":5},{\"kind\":\"save\",\"id\":7}]}",
+                  "actions[1]: id: not a number, or not the one after the last");
+        parse_bad("{\"version\":1,\"snapshot\":{},\"actions\":[{\"kind\":\"save\",\"id\":5},{\"kind\":\"save\"}]}",
+                  "actions[1]: no id");
+        parse_bad("{\"version\":1,\"snapshot\":{},\"actions\":[{\"kind\":\"save\",\"id\":0}]}", "actions[0]: id:");
 }
 
 static char *path_in(const char *dir, const char *name) {
@@ -247,7 +254,7 @@ static void test_recorder(void) {
         Snapshot s = { .timestamp_usec = 1 };
         char *line = NULL;
         size_t len;
-        CHECK_OK(record_format(10, &s, NULL, &line, &len)); /* every tick below has 2 digits: lines alike */
+        CHECK_OK(record_format(10, 0, &s, NULL, &line, &len)); /* every tick below has 2 digits: lines alike */
         uint64_t cap = 10 * len + 5; /* half holds 5 lines */
         free(line);
 
@@ -256,7 +263,7 @@ static void test_recorder(void) {
         CHECK(recorder_is(r, dir, cap));
         CHECK(!recorder_is(r, dir, cap + 1));
         for (uint64_t tick = 10; tick <= 21; tick++) {
-                CHECK_OK(record_format(tick, &s, NULL, &line, &len));
+                CHECK_OK(record_format(tick, 0, &s, NULL, &line, &len));
                 CHECK_OK(recorder_write(r, line, len));
                 free(line);
                 CHECK(file_size(cur) + file_size(old) <= cap);
@@ -277,7 +284,7 @@ static void test_recorder(void) {
 
         /* A restarted daemon appends to what is there. */
         CHECK_OK(recorder_new(dir, cap, &r));
-        CHECK_OK(record_format(22, &s, NULL, &line, &len));
+        CHECK_OK(record_format(22, 0, &s, NULL, &line, &len));
         CHECK_OK(recorder_write(r, line, len));
         free(line);
         recorder_free(r);
@@ -321,7 +328,7 @@ static void test_recorder(void) {
          * too is an error, and no crash. */
         char *fresh = path_in(dir, "fresh");
         CHECK_OK(recorder_new(fresh, cap, &r));
-        CHECK_OK(record_format(10, &s, NULL, &line, &len));
+        CHECK_OK(record_format(10, 0, &s, NULL, &line, &len));
         CHECK_OK(recorder_write(r, line, len));
         recorder_free(r);
         CHECK_OK(stat(fresh, &st));

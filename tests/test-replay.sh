@@ -5,7 +5,7 @@
 # HostTarget= (balloons shrink), then past CgroupUsageAbove= (a guest is
 # saved), then back down (it is restored). Then:
 #   - the recording holds every tick, and what it says densityd planned is
-#     what densityctl log shows it did;
+#     what densityctl log shows it did, under the same action ids;
 #   - densityctl simulate with the same policy over the recording plans the
 #     same actions on every tick (controller, action, guest, bytes), the
 #     balloon and shed memory freed is that of the actions;
@@ -89,10 +89,11 @@ check "the recording holds a line per tick ($lines lines, $ticks ticks when last
 	test "$lines" -ge "$ticks" -a "$ticks" -ge 10
 check "each line is a tick, in order, from 1" \
 	test "$(jq -s '[.[].tick] == [range(1; length + 1)]' "$REC")" = true
-# What the recording says densityd planned is what it journaled.
-jq -r '.actions[] | [.controller, .kind, (.guest // ""), .reason] | @tsv' "$REC" | sort >"$WORK/recorded.tsv"
-jq -r '.entries[] | [.controller, .action, (.guest // ""), .reason] | @tsv' "$RUN/log.json" | sort >"$WORK/journal.tsv"
-check "the recorded actions are those densityctl log shows ($(wc -l <"$WORK/recorded.tsv") actions)" \
+# What the recording says densityd planned is what it journaled, under the
+# same ids.
+jq -r '.actions[] | [.id, .controller, .kind, (.guest // ""), .reason] | @tsv' "$REC" | sort -n >"$WORK/recorded.tsv"
+jq -r '.entries[] | [.id, .controller, .action, (.guest // ""), .reason] | @tsv' "$RUN/log.json" | sort -n >"$WORK/journal.tsv"
+check "the recorded actions are those densityctl log shows, with their ids ($(wc -l <"$WORK/recorded.tsv") actions)" \
 	diff -u "$WORK/recorded.tsv" "$WORK/journal.tsv" || diff -u "$WORK/recorded.tsv" "$WORK/journal.tsv" | head -n 20 | sed 's/^/# /'
 for k in balloon save restore; do
 	check "densityd planned a $k action in the recording" planned $k

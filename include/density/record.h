@@ -10,7 +10,8 @@
  * to record.jsonl.1 when it would grow past half the cap, so the two files
  * together stay within it; record_read() reads a file back line by line.
  *
- * A line: {"version":1,"tick":N,"snapshot":{...},"actions":[...]}. Fields
+ * A line: {"version":1,"tick":N,"snapshot":{...},"actions":[...]}, each
+ * action with the id densityd's journal gave it (densityctl log). Fields
  * are named as in snapshot.h and plan.h; a field that is zero, false or ""
  * is left out, and an object without it means zero. Sizes are bytes, times
  * microseconds. */
@@ -31,6 +32,7 @@
  * daemon planned on it. */
 typedef struct RecordTick {
         uint64_t tick;      /* the daemon's tick count, from 1 */
+        uint64_t first_action_id; /* the journal id of plan.actions[0] (the rest follow in order); 0: none */
         Snapshot snap;
         Plan plan;          /* the actions only (no notes) */
 } RecordTick;
@@ -41,6 +43,8 @@ void record_tick_clear(RecordTick *t);
 /**
  * record_format() - one tick as one line of JSON.
  * @tick: the daemon's tick count
+ * @first_action_id: the journal id the first action gets (each action's
+ *     "id" in the line; the others follow in order), 0: none
  * @s: the snapshot as the planners were given it
  * @p: the actions planned on it (NULL: none)
  * @ret: the line, '\n'-terminated, malloc'd
@@ -48,7 +52,8 @@ void record_tick_clear(RecordTick *t);
  *
  * Return: 0 or -ENOMEM.
  */
-int record_format(uint64_t tick, const Snapshot *s, const Plan *p, char **ret, size_t *ret_len);
+int record_format(uint64_t tick, uint64_t first_action_id, const Snapshot *s, const Plan *p, char **ret,
+                  size_t *ret_len);
 
 /**
  * record_parse() - read a line written by record_format() back.

@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char err[512];
         if (record_parse(s, &t, err, sizeof(err)) == 0) {
                 char *again = NULL;
-                if (record_format(t.tick, &t.snap, &t.plan, &again, NULL) == 0)
+                if (record_format(t.tick, t.first_action_id, &t.snap, &t.plan, &again, NULL) == 0)
                         free(again);
                 record_tick_clear(&t);
         }
