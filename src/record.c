@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -723,6 +724,7 @@ struct Recorder {
         char old_path[PATH_MAX];
         char dir[PATH_MAX];
         uint64_t cap_bytes;
+        uint64_t reserve_bytes;
         int fd;
         uint64_t size_bytes;  /* of the open file */
 };
@@ -738,6 +740,7 @@ int recorder_new(const char *dir, uint64_t cap_bytes, Recorder **ret) {
         }
         strscpy(r->dir, sizeof(r->dir), dir);
         r->cap_bytes = cap_bytes;
+        r->reserve_bytes = RECORD_RESERVE_BYTES;
         r->fd = -1;
         *ret = r;
         return 0;
@@ -750,6 +753,10 @@ Recorder *recorder_free(Recorder *r) {
                 close(r->fd);
         free(r);
         return NULL;
+}
+
+void recorder_set_reserve(Recorder *r, uint64_t reserve_bytes) {
+        r->reserve_bytes = reserve_bytes;
 }
 
 bool recorder_is(const Recorder *r, const char *dir, uint64_t cap_bytes) {
@@ -791,6 +798,9 @@ int recorder_write(Recorder *r, const char *line, size_t len) {
                 if ((k = recorder_open(r, true)) < 0)
                         return k;
         }
+        struct statvfs v;
+        if (fstatvfs(r->fd, &v) == 0 && (uint64_t) v.f_bavail * v.f_frsize < r->reserve_bytes + len)
+                return -ENOSPC;
         ssize_t n = write(r->fd, line, len);
         if (n == (ssize_t) len) {
                 r->size_bytes += len;

@@ -274,6 +274,13 @@ static void test_recorder(void) {
         CHECK_OK(stat(cur, &st));
         CHECK((st.st_mode & 0777) == 0600);
 
+        /* A line that would eat into the file system's reserve is not
+         * written. */
+        recorder_set_reserve(r, UINT64_MAX / 2);
+        CHECK(recorder_write(r, "x\n", 2) == -ENOSPC);
+        CHECK_U64(file_size(cur), 2 * len);
+        recorder_set_reserve(r, 0);
+
         /* A line over half the cap is not written. */
         char big[1024];
         memset(big, 'x', sizeof(big));

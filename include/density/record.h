@@ -88,6 +88,11 @@ int record_read(const char *path, int (*fn)(RecordTick *t, void *userdata), void
 /* The recorder, owned by the daemon's event loop. */
 typedef struct Recorder Recorder;
 
+/* Free space the recorder leaves on the file system of StateDirectory=:
+ * the shed book (shed.json) must always find room there, or no guest can
+ * be shed. */
+#define RECORD_RESERVE_BYTES (UINT64_C(16) << 20)
+
 /* Record into DIR/record.jsonl, keeping DIR/record.jsonl and
  * DIR/record.jsonl.1 together within cap_bytes (> 0). Opens nothing yet;
  * the first write makes DIR (mode 0700, not its parents) if it is missing.
@@ -97,13 +102,17 @@ int recorder_new(const char *dir, uint64_t cap_bytes, Recorder **ret);
 /* Accepts NULL. Return: NULL. */
 Recorder *recorder_free(Recorder *r);
 
+/* Leave reserve_bytes free instead of RECORD_RESERVE_BYTES (tests). */
+void recorder_set_reserve(Recorder *r, uint64_t reserve_bytes);
+
 /* Whether the recorder writes to dir with cap_bytes (a reload that keeps
  * both keeps the recorder). */
 bool recorder_is(const Recorder *r, const char *dir, uint64_t cap_bytes);
 
 /* Append one line (record_format()'s). The file is rotated first when the
  * line would take it past half the cap; a line longer than that is not
- * written. Never retries and never waits for anything but the write itself
+ * written, nor one that would leave less than the reserve free on the file
+ * system (-ENOSPC). Never retries and never waits for anything but the write itself
  * (to the page cache); a failed or short write is cut off at the last
  * complete line, so the file stays readable.
  * Return: 0, -EFBIG (the line is over half the cap), or -errno. */
