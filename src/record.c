@@ -793,7 +793,8 @@ int recorder_write(Recorder *r, const char *line, size_t len) {
         if (r->fd < 0 && (k = recorder_open(r, false)) < 0)
                 return k;
         if (r->size_bytes + len > half) {
-                if (rename(r->path, r->old_path) < 0)
+                /* Gone (removed by hand): start again without it. */
+                if (rename(r->path, r->old_path) < 0 && errno != ENOENT)
                         return -errno;
                 if ((k = recorder_open(r, true)) < 0)
                         return k;

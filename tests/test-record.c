@@ -331,6 +331,21 @@ static void test_recorder(void) {
         CHECK_CONTAINS(err, "nothing.jsonl: cannot read: No such file or directory");
         free(none);
 
+        /* record.jsonl removed by hand while open: the next rotation
+         * starts a new one. */
+        CHECK_OK(unlink(cur));
+        CHECK_OK(unlink(old));
+        CHECK_OK(recorder_new(dir, cap, &r));
+        CHECK_OK(record_format(10, 0, &s, NULL, &line, &len));
+        CHECK_OK(recorder_write(r, line, len));
+        CHECK_OK(unlink(cur));
+        for (int i = 0; i < 5; i++)
+                CHECK_OK(recorder_write(r, line, len));
+        CHECK_U64(file_size(cur), len);
+        CHECK(access(old, F_OK) < 0);
+        free(line);
+        recorder_free(r);
+
         /* A missing StateDirectory= is made; one whose parent is missing
          * too is an error, and no crash. */
         char *fresh = path_in(dir, "fresh");
