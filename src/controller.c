@@ -5,7 +5,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "density/balloon-controller.h"
+#include "density/ksm-controller.h"
+#include "density/numa-controller.h"
+#include "density/shed-controller.h"
 #include "density/util.h"
+
+const Controller *const controllers_builtin[] = { &ksm_controller, &balloon_controller, &numa_controller,
+                                                   &shed_controller };
+const size_t controllers_builtin_n = ELEMENTSOF(controllers_builtin);
 
 void controller_status_set(ControllerStatus *c, const char *state, uint64_t now_usec, const char *fmt, ...) {
         if (strcmp(c->state, state) != 0) {

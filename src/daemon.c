@@ -33,6 +33,7 @@
 #include "density/plan.h"
 #include "density/policy.h"
 #include "density/prom.h"
+#include "density/record.h"
 #include "density/refresh.h"
 #include "density/server.h"
 #include "density/util.h"
@@ -51,10 +52,6 @@
 /* The PSI trigger's window (1 s where the kernel allows it, else 2 s). */
 #define PSI_TRIGGER_WINDOW_USEC (1 * USEC_PER_SEC)
 #define STOP_RESTORE_WAIT_USEC (3 * USEC_PER_SEC)
-
-const Controller *const controllers_builtin[] = { &ksm_controller, &balloon_controller, &numa_controller,
-                                                   &shed_controller };
-const size_t controllers_builtin_n = ELEMENTSOF(controllers_builtin);
 
 /* Targets whose last action failed, remembered so that the same failure
  * again is not logged at warning level each time. */
@@ -84,6 +81,8 @@ typedef struct Daemon {
         void **controller_state;
         Journal *journal;
         Applier *applier;
+        Recorder *recorder;               /* Record=; NULL: off, or not opened yet */
+        int last_record_error;
         sd_event_source *applier_source;  /* results from the workers */
         sd_event_source *deadline_source; /* the next action timeout */
         sd_event_source *watchdog_source;
@@ -353,6 +352,38 @@ static void daemon_plan(Daemon *d, const Snapshot *s, Plan *plan) {
         strscpy(d->last_store_error, sizeof(d->last_store_error), err);
 }
 
+/* The recording (Record=): the snapshot as the planners saw it and what
+ * they planned, one line per tick. A write that fails is said once, when
+ * it starts failing, and the tick goes on. */
+static void daemon_record(Daemon *d, const Snapshot *s, const Plan *plan) {
+        const char *dir = d->policy.state_directory;
+        if (d->policy.record_bytes == 0) {
+                d->recorder = recorder_free(d->recorder);
+                return;
+        }
+        int r = 0;
+        if (!recorder_is(d->recorder, dir, d->policy.record_bytes)) {
+                d->recorder = recorder_free(d->recorder);
+                r = recorder_new(dir, d->policy.record_bytes, &d->recorder);
+        }
+        _cleanup_free_ char *line = NULL;
+        size_t len = 0;
+        if (r == 0)
+                r = record_format(d->ticks + 1, journal_next_id(d->journal), s, plan, &line, &len);
+        if (r == 0)
+                r = recorder_write(d->recorder, line, len);
+        if (r < 0 && r != d->last_record_error) {
+                if (r == -EFBIG)
+                        log_warning("a tick's record (%zu bytes) is over half of Record=: not recorded (said once)",
+                                    len);
+                else
+                        log_warning("cannot record to %s/%s: %s (the tick goes on; said once)", dir, RECORD_FILE,
+                                    strerror(-r));
+        } else if (r == 0 && d->last_record_error != 0)
+                log_notice("recording to %s/%s again", dir, RECORD_FILE);
+        d->last_record_error = r;
+}
+
 /* Free space where managed saves go, for the shed controller's room check;
  * unknown (and said once) when the directory cannot be read. */
 static void daemon_sample_save_dir(Daemon *d, Snapshot *s) {
@@ -592,6 +623,7 @@ static int daemon_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         daemon_arm_cgroup_psi(d, &snap.host.cgroup);
         Plan plan = {};
         daemon_plan(d, &snap, &plan);
+        daemon_record(d, &snap, &plan);
 
         /* 3. Apply: queue (or, dry, only journal) every action; the outcome
          *    comes back through applier_fd. */
@@ -849,6 +881,7 @@ static void daemon_cleanup(Daemon *d) {
                 log_notice("stopping with %zu action%s in flight", left, left == 1 ? "" : "s");
         applier_free(d->applier);
         journal_free(d->journal);
+        recorder_free(d->recorder);
         for (size_t i = 0; d->controller_state && i < d->n_controllers; i++)
                 if (d->controllers[i]->state_free)
                         d->controllers[i]->state_free(d->controller_state[i]);

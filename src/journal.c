@@ -120,6 +120,10 @@ static void journal_emit(Journal *j, const JournalEntry *e) {
                 j->sink(e, j->userdata);
 }
 
+uint64_t journal_next_id(const Journal *j) {
+        return j->next_id;
+}
+
 uint64_t journal_add(Journal *j, JournalEntry *e) {
         e->id = j->next_id++;
         size_t slot;

@@ -21,6 +21,7 @@
 typedef enum KeyType {
         KEY_DURATION, /* "5", "5s", "500ms", "2min": uint64_t usec, bounds in usec */
         KEY_SIZE,     /* "512M", "1.5G", "1048576", and "25%" where .percent_ok: PolicySize */
+        KEY_SIZE_OFF, /* a size in bytes as KEY_SIZE without percent, or "no"/"off"/"0": uint64_t, 0 = off */
         KEY_PERCENT,  /* "25%": double, bounds in whole percent */
         KEY_INTEGER,  /* decimal: unsigned, bounds as they are */
         KEY_BOOL,     /* bool */
@@ -115,6 +116,8 @@ static const KeySpec policy_keys[] = {
         { DAEMON(state_directory, char[4096]), .key = "StateDirectory", .type = KEY_PATH },
         { DAEMON(action_timeout_usec, uint64_t), .key = "ActionTimeout", .type = KEY_DURATION,
           .min = 1 * USEC_PER_SEC, .max = 3600 * USEC_PER_SEC },
+        { DAEMON(record_bytes, uint64_t), .key = "Record", .type = KEY_SIZE_OFF, .min = 1024 * 1024,
+          .max = 16 * TIB },
 
         { KSM(mode, KsmMode), .key = "Mode", .type = KEY_ENUM, .words = ksm_mode_names, .n_words = _KSM_MODE_MAX },
         { KSM(cpu_budget_percent, double), .key = "CpuBudget", .type = KEY_PERCENT, .min = 1, .max = 100 },
@@ -212,6 +215,7 @@ void policy_defaults(Policy *ret) {
         strscpy(ret->textfile_directory, sizeof(ret->textfile_directory), "/var/lib/prometheus/node-exporter");
         strscpy(ret->libvirt_uri, sizeof(ret->libvirt_uri), "qemu:///system");
         strscpy(ret->state_directory, sizeof(ret->state_directory), "/var/lib/densityd");
+        ret->record_bytes = 64 * 1024 * 1024;
         /* Field by field, not compound literals: the struct was cleared
          * with its padding, and a policy read from a file compares equal
          * (memcmp) only if the padding stays zero. */
@@ -684,6 +688,28 @@ static void parse_value(ParseState *st, const KeySpec *k, const char *value, voi
                 clean.bytes = size.bytes;
                 clean.percent = size.percent;
                 memcpy(field, &clean, sizeof(clean));
+                return;
+        }
+        case KEY_SIZE_OFF: {
+                PolicySize size;
+                bool on;
+                if (policy_parse_bool(value, &on) == 0 && !on) {
+                        uint64_t zero = 0;
+                        memcpy(field, &zero, sizeof(zero));
+                        return;
+                }
+                r = policy_parse_size(value, &size);
+                if (r == -EINVAL || (r == 0 && size.is_percent)) {
+                        parse_error(st, st->line, "%s=%s: not a size or no (examples: 64M, 1G, no)", name, value);
+                        return;
+                }
+                if (r < 0 || (size.bytes != 0 && (size.bytes < k->min || size.bytes > k->max))) {
+                        policy_format_size(k->min, lo, sizeof(lo));
+                        policy_format_size(k->max, hi, sizeof(hi));
+                        parse_error(st, st->line, "%s=%s: out of range %s..%s (or 0, no: off)", name, value, lo, hi);
+                        return;
+                }
+                memcpy(field, &size.bytes, sizeof(size.bytes));
                 return;
         }
         case KEY_STEP: {

@@ -15,7 +15,8 @@
  * a, b, c and d (fixture trees give their pid files and /proc); its stats
  * rounds turn slow after --slow-after calls, its write operations take
  * --action-delay-ms each. With --libvirt it is the real libvirt (LibvirtURI=
- * of the policy). */
+ * of the policy). With --builtin it runs densityd's own controllers instead
+ * of the test planner (the replay test records what they plan). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,7 +109,7 @@ static VirtDomainStats fake_domain(const char *name, const char *uuid, int id) {
 
 int main(int argc, char **argv) {
         enum { OPT_TEXTFILE = 256, OPT_PROC, OPT_SYS, OPT_CGROUP, OPT_RUN, OPT_DRY, OPT_LIBVIRT, OPT_ROLES,
-               OPT_SLOW_AFTER, OPT_SLOW_SEC, OPT_DELAY, OPT_CPUS };
+               OPT_SLOW_AFTER, OPT_SLOW_SEC, OPT_DELAY, OPT_CPUS, OPT_BUILTIN };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "socket", required_argument, NULL, 's' },
@@ -124,6 +125,7 @@ int main(int argc, char **argv) {
                 { "slow-seconds", required_argument, NULL, OPT_SLOW_SEC },
                 { "action-delay-ms", required_argument, NULL, OPT_DELAY },
                 { "cpus", required_argument, NULL, OPT_CPUS },
+                { "builtin", no_argument, NULL, OPT_BUILTIN },
                 { "verbose", no_argument, NULL, 'v' },
                 {},
         };
@@ -171,6 +173,10 @@ int main(int argc, char **argv) {
                                 hv.action_delay_usec = v * USEC_PER_MSEC;
                         break;
                 case OPT_CPUS: cpulist = optarg; break;
+                case OPT_BUILTIN:
+                        o.controllers = NULL;
+                        o.n_controllers = 0;
+                        break;
                 case 'v': o.verbose = true; break;
                 default:
                         fprintf(stderr, "densityd-test: bad option (see the comment at the top of densityd-test.c)\n");

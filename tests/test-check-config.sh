@@ -19,7 +19,7 @@ densityd=$1
 run=${MESON_EXE_WRAPPER:-}
 policies=$2
 data="$(dirname "$0")/data/one-mistake-each.conf"
-expected_mistakes=6 # size, percent, integer range, boolean, enum, duration
+expected_mistakes=7 # size, percent, integer range, boolean, enum, duration, size or no
 
 failed=0
 fail() {

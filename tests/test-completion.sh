@@ -97,11 +97,12 @@ want=$($run "$densityd" --help | help_longopts)
 got=$(complete_line densityd -- | tr ' ' '\n' | sed 's/=$//' | sort -u | tr '\n' ' ' | sed 's/ $//')
 same "densityd's long options as --help lists them" "$got" "$want"
 want=$($run "$densityctl" --help | sed -n '/^Options:/,/^$/p' | help_longopts)
-# Over the commands that take options of their own (log's, top's).
-got=$({ complete_line densityctl log --; echo; complete_line densityctl top --; } | tr ' ' '\n' | grep . | sort -u | tr '\n' ' ' | sed 's/ $//')
-same "densityctl's long options as --help lists them (log's and top's)" "$got" "$want"
+# Over the commands that take options of their own (log's, top's, simulate's).
+got=$({ complete_line densityctl log --; echo; complete_line densityctl top --; echo; complete_line densityctl simulate --; } | tr ' ' '\n' | grep . | sort -u | tr '\n' ' ' | sed 's/ $//')
+same "densityctl's long options as --help lists them (log's, top's and simulate's)" "$got" "$want"
 expect "--interval --iterations" densityctl top --i
 expect "rss" densityctl top --sort r
+expect "--policy" densityctl simulate --p
 want=$($run "$densityctl" --help | sed -n '/^Commands:/,/^$/s/^  \([a-z]\+\) .*/\1/p' | sort | tr '\n' ' ' | sed 's/ $//')
 same "densityctl's commands as --help lists them" "$(complete_line densityctl "")" "$want"
 

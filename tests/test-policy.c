@@ -56,6 +56,7 @@ static void test_defaults(void) {
         CHECK(!d.dry_run);
         CHECK_STR(d.state_directory, "/var/lib/densityd");
         CHECK_U64(d.action_timeout_usec, 120 * USEC_PER_SEC);
+        CHECK_U64(d.record_bytes, 64 * 1024 * 1024);
 
         /* The built-in class "default", always classes[0]. */
         CHECK_U64(d.n_classes, 1);
@@ -121,6 +122,18 @@ static void test_values(void) {
         p = parse_ok("[Daemon]\nDryRun=on\nActionTimeout=1h\n"); /* upper bound */
         CHECK(p.dry_run);
         CHECK_U64(p.action_timeout_usec, 3600 * USEC_PER_SEC);
+        /* Record=: a size, or off. */
+        p = parse_ok("[Daemon]\nRecord=1G\n");
+        CHECK_U64(p.record_bytes, 1024 * 1024 * 1024);
+        p = parse_ok("[Daemon]\nRecord=1M\n"); /* lower bound */
+        CHECK_U64(p.record_bytes, 1024 * 1024);
+        const char *offs[] = { "no", "off", "0", "false" };
+        for (size_t i = 0; i < ELEMENTSOF(offs); i++) {
+                char text[64];
+                snprintf(text, sizeof(text), "[Daemon]\nRecord=%s\n", offs[i]);
+                p = parse_ok(text);
+                CHECK_U64(p.record_bytes, 0);
+        }
 }
 
 /* A duration parser on its own: the forms, the rounding, the errors; *ret
@@ -531,6 +544,9 @@ static void test_each_error(void) {
         parse_one_error("[Daemon]\nActionTimeout=61min\n", 2, "out of range 1s..3600s");
         parse_one_error("[Daemon]\nActionTimeout=soon\n", 2, "ActionTimeout=soon: not a duration");
         parse_one_error("[Daemon]\nDryRun=no\nDryRun=yes\n", 3, "DryRun= is set twice (first at line 2)");
+        parse_one_error("[Daemon]\nRecord=yes\n", 2, "Record=yes: not a size or no (examples: 64M, 1G, no)");
+        parse_one_error("[Daemon]\nRecord=10%\n", 2, "Record=10%: not a size or no");
+        parse_one_error("[Daemon]\nRecord=512K\n", 2, "Record=512K: out of range 1M..16T (or 0, no: off)");
 
         /* [Ksm]: each key's errors, and the pairs that bound each other. */
         parse_one_error("[Ksm]\nMode=turbo\n", 2, "Mode=turbo: must be one of auto, fixed, advisor, off");

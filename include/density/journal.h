@@ -70,6 +70,9 @@ typedef struct Journal Journal;
 int journal_new(size_t capacity, JournalSink sink, void *userdata, Journal **ret);
 Journal *journal_free(Journal *j); /* accepts NULL; returns NULL */
 
+/* The id the next action added gets. */
+uint64_t journal_next_id(const Journal *j);
+
 /* Record a new action (e->id is assigned here). Return: the id. */
 uint64_t journal_add(Journal *j, JournalEntry *e);
 

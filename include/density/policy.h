@@ -174,6 +174,7 @@ typedef struct Policy {
         bool dry_run;               /* DryRun=: plan and journal every action as "would", change nothing */
         char state_directory[4096]; /* StateDirectory=: state that survives a restart */
         uint64_t action_timeout_usec; /* ActionTimeout=: a hypervisor action not done by then is reported timed out */
+        uint64_t record_bytes;      /* Record=: the recording's cap (StateDirectory=/record.jsonl and .1); 0: off */
 
         PolicyKsm ksm;              /* [Ksm] */
         PolicyShed shed;            /* [Shed] */

@@ -72,6 +72,34 @@ usage_mib() {
 	else echo $(($(cat "$d/memory.current") / 1048576)); fi
 }
 
+# testbed_idle N MIB LOG: N fresh testbed guests (dtest-1..N) that have
+# each used MIB of memory and freed it again (the freed pages stay in qemu,
+# as without free page reporting); testbed.sh's messages go to LOG. On
+# failure says why as a TAP "Bail out!". Guests of another size from an
+# earlier test would not be redefined: the testbed is taken down first.
+testbed_idle() {
+	"$TB" down >/dev/null 2>&1 || true
+	"$TB" up "$1" 2>"$3" || {
+		echo "Bail out! testbed up $1 failed:"
+		sed 's/^/# /' "$3"
+		return 1
+	}
+	local g
+	for g in $(seq 1 "$1"); do
+		"$TB" load dtest-$g "$2" 2>>"$3" && "$TB" load dtest-$g 0 2>>"$3" ||
+			{ echo "Bail out! preload of dtest-$g failed"; return 1; }
+	done
+	sleep 3
+}
+
+# budget_at PERCENT LOG: a VMs' budget of which the guests' use now is
+# PERCENT; sets base (the use) and budget, in MiB.
+budget_at() {
+	base=$(usage_mib) || { echo "Bail out! no VMs' cgroup found"; return 1; }
+	budget=$((base * 100 / $1))
+	"$TB" budget $budget 2>>"$2" || { echo "Bail out! budget $budget failed"; return 1; }
+}
+
 # libvirtd_pid: the running libvirtd's PID (from its pid file), or nothing.
 libvirtd_pid() {
 	local p

@@ -73,22 +73,8 @@ if [ -n "$KSM_RUN" ]; then
 	echo 0 >"$KSM/run"
 fi
 
-# Guests of another size, or with free page reporting, from an earlier test
-# would not be redefined.
-"$TB" down >/dev/null 2>&1 || true
-"$TB" up $GUESTS 2>"$WORK/testbed.log" || {
-	echo "Bail out! testbed up $GUESTS failed:"
-	sed 's/^/# /' "$WORK/testbed.log"
-	exit 1
-}
-for g in $(seq 1 $GUESTS); do
-	"$TB" load dtest-$g $PRELOAD_MIB 2>>"$WORK/testbed.log" && "$TB" load dtest-$g 0 2>>"$WORK/testbed.log" ||
-		{ echo "Bail out! preload of dtest-$g failed"; exit 1; }
-done
-sleep 3
-base=$(usage_mib) || { echo "Bail out! no VMs' cgroup found"; exit 1; }
-budget=$((base * 100 / 88)) # the guests use 88% of it: over HostTarget=80%, under the limit
-"$TB" budget $budget 2>>"$WORK/testbed.log" || { echo "Bail out! budget $budget failed"; exit 1; }
+testbed_idle $GUESTS $PRELOAD_MIB "$WORK/testbed.log" || exit 1
+budget_at 88 "$WORK/testbed.log" || exit 1 # the guests use 88% of it: over HostTarget=80%, under the limit
 diag "4 idle guests of $TESTBED_MEM_MIB MiB use $base MiB of the VMs' cgroup: budget $budget MiB ($((base * 100 / budget))%)"
 
 # 3. The watcher: every guest's balloon every second, all test long.
