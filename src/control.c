@@ -411,6 +411,7 @@ json_object *control_status_json(const Snapshot *s, const ControlDaemonInfo *inf
         jadd(d, "dry_run", json_object_new_boolean(info->dry_run));
         jadd(d, "actions_in_flight", ju(info->actions_in_flight));
         jadd(d, "sample_seconds", jd((double) s->sample_duration_usec / 1e6, 6));
+        jadd(d, "slow_reads_every_ticks", ju(s->slow_reads_every_ticks));
         json_object *hv = json_object_new_object();
         jadd(hv, "uri", json_object_new_string(info->libvirt_uri));
         jadd(hv, "connected", json_object_new_boolean(s->hypervisor_connected));
@@ -655,6 +656,10 @@ static void print_host(FILE *f, json_object *st) {
         fprintf(f, "densityd %s, pid %d, interval %gs, policy %s\n", jstr(dm, "version", "?"),
                 json_object_get_int(jget(dm, "pid")), json_object_get_double(jget(dm, "interval_seconds")),
                 jstr(dm, "policy", "?"));
+        if (jnum(dm, "slow_reads_every_ticks", &v) && v > 1)
+                fprintf(f, "Sampling    RSS every tick; pid files, ksm_stat and numa_stat in turns, each guest's "
+                           "every %.0f ticks\n",
+                        v);
         bool connected = json_object_get_boolean(jget(hv, "connected"));
         fprintf(f, "Hypervisor  %s: %s%s%s\n", jstr(hv, "uri", "?"), connected ? "connected" : "NOT CONNECTED",
                 connected ? "" : ": ", connected ? "" : jstr(hv, "error", "no answer yet"));

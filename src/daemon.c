@@ -169,6 +169,15 @@ static void daemon_remove_prom(Daemon *d) {
                 unlink(path);
 }
 
+/* The sampler reads each qemu's oom_score_adj only for a policy with a
+ * class that sets OomScoreAdjust= (one file per guest per tick less). */
+static void daemon_configure_sampler(Daemon *d) {
+        bool oom = false;
+        for (size_t i = 0; i < d->policy.n_classes; i++)
+                oom |= d->policy.classes[i].has_oom_score_adj;
+        sampler_configure(d->sampler, SAMPLE_SLOW_PER_TICK, oom);
+}
+
 static void daemon_apply_policy(Daemon *d, const Policy *p, bool initial) {
         if (!initial && strcmp(p->control_socket, d->policy.control_socket) != 0 && !d->opts.socket_path)
                 log_warning("ControlSocket= changed to %s: takes effect when densityd restarts", p->control_socket);
@@ -182,6 +191,8 @@ static void daemon_apply_policy(Daemon *d, const Policy *p, bool initial) {
                 strscpy(d->policy.control_socket, sizeof(d->policy.control_socket), keep_socket);
         if (d->opts.textfile_dir)
                 strscpy(d->policy.textfile_directory, sizeof(d->policy.textfile_directory), d->opts.textfile_dir);
+        if (d->sampler)
+                daemon_configure_sampler(d);
         if (d->refresher)
                 refresher_configure(d->refresher, d->policy.libvirt_uri, d->policy.interval_usec);
         if (d->applier)
@@ -910,6 +921,8 @@ int daemon_run(const DaemonOptions *opts) {
         }
         if (r >= 0)
                 r = sampler_new(&d.opts.roots, &d.sampler);
+        if (r >= 0)
+                daemon_configure_sampler(&d);
         if (r >= 0)
                 r = refresher_new(d.opts.ops, d.opts.ops_userdata, d.policy.libvirt_uri, d.policy.interval_usec,
                                   &d.refresher);

@@ -118,6 +118,7 @@ static Snapshot *snapshot_literal(void) {
         s = (Snapshot) {
                 .timestamp_usec = UINT64_C(1700000000000000),
                 .sample_duration_usec = 1500,
+                .slow_reads_every_ticks = 14,
                 .hypervisor_connected = true,
                 .host = {
                         .page_size_bytes = 65536,
@@ -188,6 +189,15 @@ static void test_status_json(void) {
         CHECK_STR(json_object_get_string(get(d, "version")), "0.1.0");
         CHECK_I64(get_int(d, "pid"), 4242);
         CHECK_I64(get_int(d, "ticks"), 17);
+        CHECK_I64(get_int(d, "slow_reads_every_ticks"), 14);
+        char *table = NULL;
+        size_t table_len = 0;
+        FILE *tf = open_memstream(&table, &table_len);
+        CHECK(tf);
+        CHECK_OK(control_status_print_table(tf, st));
+        CHECK(fclose(tf) == 0);
+        CHECK_CONTAINS(table, "pid files, ksm_stat and numa_stat in turns, each guest's every 14 ticks\n");
+        free(table);
         json_object *hv = get(d, "hypervisor");
         CHECK(json_object_get_boolean(get(hv, "connected")));
         CHECK(get(hv, "error") == NULL);

@@ -207,6 +207,7 @@ typedef struct Snapshot {
         bool hypervisor_connected;
         char hypervisor_error[256];   /* last connection error, "" if none */
         uint64_t hypervisor_round_running_usec; /* how long the bulk stats round in progress has run, 0 if none */
+        size_t slow_reads_every_ticks; /* each guest's ksm_stat, numa_stat and pid file are read every so many ticks (sample.h); 0 unknown */
         size_t n_guests;
         GuestSample *guests;          /* sorted by rss_bytes, largest first */
 } Snapshot;
