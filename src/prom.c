@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -374,12 +375,12 @@ static void prom_numa(FILE *f, const Snapshot *s, const ControllerReport *r, siz
                 prom_label_value(f, pl->name);
                 fprintf(f, "\"} %d\n", pl->node);
         }
+        UuidIndex guests = {}; /* out of memory: no ratios this time */
+        if (nr->n_places > 0)
+                (void) uuid_index_build(s->guests, s->n_guests, sizeof(*s->guests), offsetof(GuestSample, uuid), &guests);
         for (size_t i = 0; i < nr->n_places; i++) {
                 const NumaPlace *pl = &nr->places[i];
-                const GuestSample *g = NULL;
-                for (size_t k = 0; k < s->n_guests && !g; k++)
-                        if (strcmp(s->guests[k].uuid, pl->uuid) == 0)
-                                g = &s->guests[k];
+                const GuestSample *g = uuid_index_find(&guests, pl->uuid);
                 double frac = g && pl->node >= 0 ? numa_local_fraction(g, pl->node) : -1;
                 if (frac < 0)
                         continue;
@@ -391,6 +392,7 @@ static void prom_numa(FILE *f, const Snapshot *s, const ControllerReport *r, siz
                 prom_label_value(f, pl->name);
                 fprintf(f, "\"} %.3f\n", frac);
         }
+        uuid_index_clear(&guests);
 }
 
 /* The controllers' states: one series per controller, its labels saying
