@@ -413,6 +413,8 @@ json_object *control_status_json(const Snapshot *s, const ControlDaemonInfo *inf
         jadd(d, "actions_in_flight", ju(info->actions_in_flight));
         jadd(d, "sample_seconds", jd((double) s->sample_duration_usec / 1e6, 6));
         jadd(d, "slow_reads_every_ticks", ju(s->slow_reads_every_ticks));
+        jadd(d, "tick_cpu_seconds", s->tick_cpu_usec ? jd((double) s->tick_cpu_usec / 1e6, 6) : NULL);
+        jadd(d, "prom_write_seconds", s->textfile_write_usec ? jd((double) s->textfile_write_usec / 1e6, 6) : NULL);
         json_object *hv = json_object_new_object();
         jadd(hv, "uri", json_object_new_string(info->libvirt_uri));
         jadd(hv, "connected", json_object_new_boolean(s->hypervisor_connected));

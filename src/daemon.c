@@ -98,6 +98,8 @@ typedef struct Daemon {
         uint64_t started_mono_usec;
         uint64_t ticks;
         uint64_t round_usec;
+        uint64_t tick_cpu_usec;       /* the last tick's CPU time, event-loop thread */
+        uint64_t prom_write_usec;     /* the last textfile write, wall time */
 
         /* Last reported states, so a lasting failure is logged once. */
         int last_prom_error;
@@ -270,6 +272,7 @@ static ControllerReport *daemon_controller_reports(Daemon *d) {
 }
 
 static void daemon_write_prom(Daemon *d) {
+        uint64_t start = now_monotonic_usec();
         size_t n_counters;
         const JournalCounter *counters = journal_counters(d->journal, &n_counters);
         _cleanup_free_ ControllerReport *reports = daemon_controller_reports(d);
@@ -282,6 +285,7 @@ static void daemon_write_prom(Daemon *d) {
         else if (r == 0 && d->last_prom_error != 0)
                 log_notice("writing %s/%s again", d->policy.textfile_directory, PROM_FILENAME);
         d->last_prom_error = r;
+        d->prom_write_usec = now_monotonic_usec() - start;
 }
 
 static void daemon_notify_status(Daemon *d) {
@@ -574,6 +578,7 @@ static int daemon_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         (void) s;
         (void) usec;
         d->last_tick_mono_usec = now_monotonic_usec();
+        uint64_t cpu_start = thread_cpu_usec();
 
         /* 1. Sample: the hypervisor's latest table, then host and guest files. */
         GuestTable table = {};
@@ -614,9 +619,12 @@ static int daemon_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         d->status_reply = shared_text_unref(d->status_reply);
         snapshot_clear(&d->snap);
         d->snap = snap;
+        d->snap.tick_cpu_usec = d->tick_cpu_usec;
+        d->snap.textfile_write_usec = d->prom_write_usec;
         d->have_snapshot = true;
         d->ticks++;
         daemon_write_prom(d);
+        d->tick_cpu_usec = thread_cpu_usec() - cpu_start;
         log_debug("tick %llu: %zu guests, sampled in %llu us, hypervisor %s (last bulk call %llu us)",
                   (unsigned long long) d->ticks, snap.n_guests, (unsigned long long) snap.sample_duration_usec,
                   d->snap.hypervisor_connected ? "connected" : "unreachable", (unsigned long long) table.round_usec);

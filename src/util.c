@@ -30,6 +30,10 @@ uint64_t now_monotonic_usec(void) {
         return clock_usec(CLOCK_MONOTONIC);
 }
 
+uint64_t thread_cpu_usec(void) {
+        return clock_usec(CLOCK_THREAD_CPUTIME_ID);
+}
+
 uint64_t now_realtime_usec(void) {
         return clock_usec(CLOCK_REALTIME);
 }

@@ -119,6 +119,8 @@ static Snapshot *snapshot_literal(void) {
                 .timestamp_usec = UINT64_C(1700000000000000),
                 .sample_duration_usec = 1500,
                 .slow_reads_every_ticks = 14,
+                .tick_cpu_usec = 2500,
+                .textfile_write_usec = 1200,
                 .hypervisor_connected = true,
                 .host = {
                         .page_size_bytes = 65536,
@@ -190,6 +192,8 @@ static void test_status_json(void) {
         CHECK_I64(get_int(d, "pid"), 4242);
         CHECK_I64(get_int(d, "ticks"), 17);
         CHECK_I64(get_int(d, "slow_reads_every_ticks"), 14);
+        CHECK(json_object_get_double(get(d, "tick_cpu_seconds")) == 0.0025);
+        CHECK(json_object_get_double(get(d, "prom_write_seconds")) == 0.0012);
         char *table = NULL;
         size_t table_len = 0;
         FILE *tf = open_memstream(&table, &table_len);

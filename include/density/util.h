@@ -51,6 +51,8 @@ size_t page_size_bytes(void);
 
 /* CLOCK_MONOTONIC and CLOCK_REALTIME in microseconds. */
 uint64_t now_monotonic_usec(void);
+/* CPU time the calling thread has used (CLOCK_THREAD_CPUTIME_ID). */
+uint64_t thread_cpu_usec(void);
 uint64_t now_realtime_usec(void);
 /* Time from then to now; 0 if the clock stepped back past then (snapshot
  * times are wall-clock time). */
