@@ -49,7 +49,7 @@ typedef struct Sampler Sampler;
  * numa_stat) one tick reads at most: beyond that many guests they are read
  * in turns, each guest's every sample_slow_every() ticks (RSS stays every
  * tick). */
-#define SAMPLE_SLOW_PER_TICK 500
+#define SAMPLE_SLOW_PER_TICK 250
 
 int sampler_new(const Roots *roots, Sampler **ret);
 Sampler *sampler_free(Sampler *s);
