@@ -182,6 +182,16 @@ static int64_t get_int(json_object *o, const char *k) {
         return json_object_get_int64(v);
 }
 
+static char *print_table(json_object *st, int *ret) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        CHECK(f);
+        *ret = control_status_print_table(f, st);
+        CHECK(fclose(f) == 0);
+        return buf;
+}
+
 static void test_status_json(void) {
         json_object *st = control_status_json(snapshot_literal(), &info);
         CHECK(st);
@@ -194,12 +204,9 @@ static void test_status_json(void) {
         CHECK_I64(get_int(d, "slow_reads_every_ticks"), 14);
         CHECK(json_object_get_double(get(d, "tick_cpu_seconds")) == 0.0025);
         CHECK(json_object_get_double(get(d, "prom_write_seconds")) == 0.0012);
-        char *table = NULL;
-        size_t table_len = 0;
-        FILE *tf = open_memstream(&table, &table_len);
-        CHECK(tf);
-        CHECK_OK(control_status_print_table(tf, st));
-        CHECK(fclose(tf) == 0);
+        int printed;
+        char *table = print_table(st, &printed);
+        CHECK_OK(printed);
         CHECK_CONTAINS(table, "pid files, ksm_stat and numa_stat in turns, each guest's every 14 ticks\n");
         free(table);
         json_object *hv = get(d, "hypervisor");
@@ -295,15 +302,6 @@ static void test_status_json_bare(void) {
         json_object_put(st);
 }
 
-static char *print_table(json_object *st, int *ret) {
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&buf, &len);
-        CHECK(f);
-        *ret = control_status_print_table(f, st);
-        CHECK(fclose(f) == 0);
-        return buf;
-}
 
 static void test_print_table(void) {
         json_object *st = control_status_json(snapshot_literal(), &info);
