@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -926,6 +927,14 @@ int daemon_run(const DaemonOptions *opts) {
                         log_error("controller %s: %s", d.controllers[i]->name, err);
                 else if (k > 0)
                         log_notice("controller %s: %s", d.controllers[i]->name, err);
+        }
+        /* The sampler holds each guest's statm open (sample.h): as many
+         * descriptors as the hard limit allows, not the soft 1024 systemd
+         * starts services with (densityd uses no select()). */
+        struct rlimit nofile;
+        if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+                nofile.rlim_cur = nofile.rlim_max;
+                (void) setrlimit(RLIMIT_NOFILE, &nofile);
         }
         if (r >= 0)
                 r = sampler_new(&d.opts.roots, &d.sampler);

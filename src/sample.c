@@ -8,6 +8,7 @@
 #include <string.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -67,6 +68,10 @@ struct Sampler {
         /* The proc root is a procfs: a statm held open says when its
          * process is gone (ESRCH). In a fixture tree it would not. */
         bool hold_statm;
+        /* statm files held open now, and the most it holds (the rest of
+         * RLIMIT_NOFILE is left for everything else: past it a guest's
+         * statm is opened and closed each tick, as outside procfs). */
+        size_t n_held, max_held;
         GuestMemory *memory; /* one per guest of the last table, sorted by uuid */
         size_t n_memory;
         /* The ksmd kernel thread, found once (looked for again every
@@ -163,6 +168,11 @@ int sampler_new(const Roots *roots, Sampler **ret) {
         s->slow_per_tick = SAMPLE_SLOW_PER_TICK;
         struct statfs fs;
         s->hold_statm = statfs(roots->proc, &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC;
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+                s->max_held = rl.rlim_cur > SAMPLE_FDS_KEPT_FREE ? rl.rlim_cur - SAMPLE_FDS_KEPT_FREE : 0;
+        else
+                s->max_held = SIZE_MAX;
         *ret = s;
         return 0;
 }
@@ -180,9 +190,11 @@ size_t sample_slow_every(size_t n_guests, size_t slow_per_tick) {
 
 /* Forget the process: its statm and its slow files' figures (a new
  * process has its turn at once). */
-static void memory_release(GuestMemory *m) {
-        if (m->statm_fd >= 0)
+static void memory_release(Sampler *s, GuestMemory *m) {
+        if (m->statm_fd >= 0) {
                 close(m->statm_fd);
+                s->n_held--;
+        }
         m->statm_fd = -1;
         m->pid = 0;
         m->slow_tick = 0;
@@ -197,7 +209,7 @@ Sampler *sampler_free(Sampler *s) {
         if (!s)
                 return NULL;
         for (size_t i = 0; i < s->n_memory; i++)
-                memory_release(&s->memory[i]);
+                memory_release(s, &s->memory[i]);
         free(s->memory);
         free(s);
         return NULL;
@@ -346,7 +358,8 @@ static void sample_guest_kept(const GuestMemory *mem, GuestSample *g) {
  * with pread every tick (opened every tick outside procfs). Return: 0, or
  * the read's negative errno (the fd is closed then). */
 static int sample_guest_rss(Sampler *s, GuestMemory *mem, pid_t pid, uint64_t *ret) {
-        if (mem->statm_fd < 0) {
+        bool held = mem->statm_fd >= 0; /* only held fds outlive a tick */
+        if (!held) {
                 char path[PATH_MAX];
                 if (snprintf(path, sizeof(path), "%s/%d/statm", s->roots.proc, (int) pid) >= (int) sizeof(path))
                         return -ENAMETOOLONG;
@@ -361,9 +374,12 @@ static int sample_guest_rss(Sampler *s, GuestMemory *mem, pid_t pid, uint64_t *r
                 buf[k] = '\0';
                 r = statm_parse(buf, s->roots.page_size, ret);
         }
-        if (r < 0 || !s->hold_statm) {
+        if (r == 0 && !held && s->hold_statm && s->n_held < s->max_held) {
+                s->n_held++; /* keep it */
+        } else if (r < 0 || !held) {
                 close(mem->statm_fd);
                 mem->statm_fd = -1;
+                s->n_held -= held;
         }
         return r;
 }
@@ -421,11 +437,11 @@ static int sample_guest(Sampler *s, const VirtDomainStats *d, GuestMemory *mem, 
                                 char rel[DENSITY_NAME_MAX + 8];
                                 pid_file_rel(rel, sizeof(rel), d->name);
                                 guest_error(g, "read", s->roots.libvirt_run, rel, r);
-                                memory_release(mem);
+                                memory_release(s, mem);
                                 return 0;
                         }
                         if (g->pid != mem->pid) {
-                                memory_release(mem);
+                                memory_release(s, mem);
                                 mem->pid = g->pid;
                         }
                         mem->domain_id = d->id;
@@ -560,7 +576,7 @@ int sampler_tick(Sampler *s, const GuestTable *table, uint64_t stale_after_usec,
          * bsearch depends on it). */
         qsort(memory, table->n, sizeof(*memory), memory_cmp);
         for (size_t i = 0; i < s->n_memory; i++) /* guests the table no longer lists */
-                memory_release(&s->memory[i]);
+                memory_release(s, &s->memory[i]);
         free(s->memory);
         s->memory = TAKE_PTR(memory);
         s->n_memory = table->n;

@@ -5,6 +5,8 @@
  * running kernel's. */
 #include <limits.h>
 #include <signal.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -1066,8 +1068,32 @@ static void test_tick_slow_reads_in_turns(void) {
 
 /* On the real /proc the statm held open between ticks says when the
  * process is gone: a guest whose qemu exited is left out on the next tick,
- * though its pid file is still there. */
-static void test_tick_held_statm_gone(void) {
+ * though its pid file is still there. limited: RLIMIT_NOFILE leaves the
+ * sampler no descriptor to hold, so statm is opened each tick: the same. */
+/* This process's descriptors open on a statm file. */
+static size_t statm_fds_open(void) {
+        DIR *dir = opendir("/proc/self/fd");
+        CHECK(dir);
+        size_t n = 0;
+        struct dirent *e;
+        while ((e = readdir(dir))) {
+                char link[300], target[PATH_MAX];
+                snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+                ssize_t k = readlink(link, target, sizeof(target) - 1);
+                if (k > 6 && (target[k] = '\0', strcmp(target + k - 6, "/statm") == 0))
+                        n++;
+        }
+        closedir(dir);
+        return n;
+}
+
+static void held_statm_gone(bool limited) {
+        struct rlimit saved;
+        CHECK_OK(getrlimit(RLIMIT_NOFILE, &saved));
+        if (limited) {
+                struct rlimit low = { .rlim_cur = SAMPLE_FDS_KEPT_FREE, .rlim_max = saved.rlim_max };
+                CHECK_OK(setrlimit(RLIMIT_NOFILE, &low));
+        }
         char *dir = test_mkdtemp();
         pid_t child = fork();
         CHECK(child >= 0);
@@ -1084,6 +1110,7 @@ static void test_tick_held_statm_gone(void) {
         roots.libvirt_run = run;
         Sampler *s = NULL;
         CHECK_OK(sampler_new(&roots, &s));
+        CHECK_OK(setrlimit(RLIMIT_NOFILE, &saved));
         VirtDomainStats d[1] = { domain("g", "00000000-0000-0000-0000-0000000000a1", 1) };
         with_balloon(&d[0], 1024, 1024, 512, 1);
         d[0].fetched_usec = UINT64_MAX;
@@ -1096,16 +1123,27 @@ static void test_tick_held_statm_gone(void) {
         snapshot_clear(&snap);
         CHECK_OK(sampler_tick(s, &t, HOUR_USEC, &snap));
         CHECK_U64(snap.n_guests, 1);
+        CHECK(snap.guests[0].has_rss);
         snapshot_clear(&snap);
+        CHECK_U64(statm_fds_open(), limited ? 0 : 1);
 
         CHECK_OK(kill(child, SIGKILL));
         CHECK(waitpid(child, NULL, 0) == child);
         CHECK_OK(sampler_tick(s, &t, HOUR_USEC, &snap));
         CHECK_U64(snap.n_guests, 0);
         snapshot_clear(&snap);
+        CHECK_U64(statm_fds_open(), 0);
 
         sampler_free(s);
         test_rm_rf(dir);
+}
+
+static void test_tick_held_statm_gone(void) {
+        held_statm_gone(false);
+}
+
+static void test_tick_statm_not_held(void) {
+        held_statm_gone(true);
 }
 
 int main(int argc, char **argv) {
@@ -1133,5 +1171,6 @@ int main(int argc, char **argv) {
         RUN(test_slow_every);
         RUN(test_tick_slow_reads_in_turns);
         RUN(test_tick_held_statm_gone);
+        RUN(test_tick_statm_not_held);
         return 0;
 }

@@ -51,6 +51,10 @@ typedef struct Sampler Sampler;
  * tick). */
 #define SAMPLE_SLOW_PER_TICK 250
 
+/* File descriptors of RLIMIT_NOFILE's soft limit the sampler leaves for
+ * the rest of the daemon when it holds guests' statm files open. */
+#define SAMPLE_FDS_KEPT_FREE 256
+
 int sampler_new(const Roots *roots, Sampler **ret);
 Sampler *sampler_free(Sampler *s);
 
