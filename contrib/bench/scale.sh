@@ -22,8 +22,8 @@
 # Runs of more than 1000 guests hold /tmp/densityd-testbed.lock (flock -o),
 # so they never overlap the system tests. Prints a table; writes
 # scale.csv and scale.png (gnuplot) to SCALE_OUT (default BUILD/scale).
-# Builds first (meson setup + ninja) when BUILD (DENSITY_BUILD, default
-# build/) has no densityd-scale yet.
+# Builds first (meson setup when build/ is missing, then ninja); with
+# DENSITY_BUILD set, uses that build as it is (if it has densityd-scale).
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -195,7 +195,7 @@ if [ "${1:-}" = --one ]; then
 	exit
 fi
 
-if [ ! -x "$BUILD/tests/densityd-scale" ]; then
+if [ -z "${DENSITY_BUILD:-}" ] || [ ! -x "$BUILD/tests/densityd-scale" ]; then
 	[ -d "$BUILD" ] || meson setup "$BUILD" "$SRC"
 	ninja -C "$BUILD"
 fi
