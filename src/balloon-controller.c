@@ -76,11 +76,19 @@ static double mib(uint64_t bytes) {
         return (double) bytes / MIB;
 }
 
-/* The controller's record of a guest, added if new. NULL: out of memory. */
-static BalloonGuest *balloon_guest_get(BalloonState *st, const GuestSample *g) {
-        for (size_t i = 0; i < st->n; i++)
-                if (strcmp(st->guests[i].uuid, g->uuid) == 0)
-                        return &st->guests[i];
+static int balloon_guest_cmp(const void *a, const void *b) {
+        return strcmp(((const BalloonGuest *) a)->uuid, ((const BalloonGuest *) b)->uuid);
+}
+
+/* The controller's record of a guest, looked up among the first n_sorted
+ * records (sorted by uuid); with add, added at the end if absent (the
+ * caller sorts again). NULL: absent, or out of memory. */
+static BalloonGuest *balloon_guest_get(BalloonState *st, size_t n_sorted, const GuestSample *g, bool add) {
+        BalloonGuest key;
+        strscpy(key.uuid, sizeof(key.uuid), g->uuid);
+        BalloonGuest *found = n_sorted > 0 ? bsearch(&key, st->guests, n_sorted, sizeof(key), balloon_guest_cmp) : NULL;
+        if (found || !add)
+                return found;
         if (st->n == st->allocated) {
                 size_t n = st->allocated ? st->allocated * 2 : 16;
                 BalloonGuest *x = realloc(st->guests, n * sizeof(*x));
@@ -477,17 +485,21 @@ static int balloon_plan(const Snapshot *s, const Policy *p, void *state, Plan *p
         _cleanup_free_ Lot *lots = calloc(s->n_guests ? s->n_guests : 1, sizeof(*lots));
         if (!lots)
                 return -ENOMEM;
+        size_t n_sorted = st->n;
         for (size_t i = 0; i < s->n_guests; i++) {
-                BalloonGuest *bg = balloon_guest_get(st, &s->guests[i]);
+                BalloonGuest *bg = balloon_guest_get(st, n_sorted, &s->guests[i], true);
                 if (!bg)
                         return -ENOMEM;
                 balloon_observe(st, bg, &s->guests[i]);
         }
-        balloon_prune(st); /* the records are settled: pointers into them hold from here */
+        balloon_prune(st);
+        /* The records are settled, sorted by uuid (so the status looks them
+         * up by bsearch too): pointers into them hold from here. */
+        qsort(st->guests, st->n, sizeof(*st->guests), balloon_guest_cmp);
         for (size_t i = 0; i < s->n_guests; i++) {
                 Lot *l = &lots[i];
                 l->g = &s->guests[i];
-                l->bg = balloon_guest_get(st, l->g);
+                l->bg = balloon_guest_get(st, st->n, l->g, false);
                 const PolicyClass *c = class_of(p, l->g);
                 l->priority = c->priority;
                 l->shares = c->shares;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -408,6 +409,9 @@ json_object *control_status_json(const Snapshot *s, const ControlDaemonInfo *inf
         jadd(d, "dry_run", json_object_new_boolean(info->dry_run));
         jadd(d, "actions_in_flight", ju(info->actions_in_flight));
         jadd(d, "sample_seconds", jd((double) s->sample_duration_usec / 1e6, 6));
+        jadd(d, "slow_reads_every_ticks", ju(s->slow_reads_every_ticks));
+        jadd(d, "tick_cpu_seconds", s->tick_cpu_usec ? jd((double) s->tick_cpu_usec / 1e6, 6) : NULL);
+        jadd(d, "prom_write_seconds", s->textfile_write_usec ? jd((double) s->textfile_write_usec / 1e6, 6) : NULL);
         json_object *hv = json_object_new_object();
         jadd(hv, "uri", json_object_new_string(info->libvirt_uri));
         jadd(hv, "connected", json_object_new_boolean(s->hypervisor_connected));
@@ -426,18 +430,24 @@ json_object *control_status_json(const Snapshot *s, const ControlDaemonInfo *inf
                 if (info->controllers[i].has_numa)
                         numa = &info->controllers[i].numa;
         }
+        /* Each guest's balloon record and NUMA place, by uuid: indexed, not
+         * searched for guest by guest (thousands of each). Out of memory, an
+         * index finds nothing: the status lacks those parts, but answers. */
+        UuidIndex balloon_ix = {}, numa_ix = {};
+        if (balloon)
+                (void) uuid_index_build(balloon->guests, balloon->n_guests, sizeof(*balloon->guests),
+                                        offsetof(BalloonGuest, uuid), &balloon_ix);
+        if (numa)
+                (void) uuid_index_build(numa->places, numa->n_places, sizeof(*numa->places),
+                                        offsetof(NumaPlace, uuid), &numa_ix);
         json_object *guests = json_object_new_array_ext((int) s->n_guests);
         for (size_t i = 0; i < s->n_guests; i++) {
                 json_object *g = control_guest_json(&s->guests[i]);
-                const BalloonGuest *b = NULL;
-                for (size_t k = 0; balloon && k < balloon->n_guests && !b; k++)
-                        if (strcmp(balloon->guests[k].uuid, s->guests[i].uuid) == 0)
-                                b = &balloon->guests[k];
+                const BalloonGuest *b = uuid_index_find(&balloon_ix, s->guests[i].uuid);
                 jadd(g, "balloon", b ? control_balloon_guest_json(b) : NULL);
-                const NumaPlace *pl = NULL;
-                for (size_t k = 0; numa && k < numa->n_places && !pl; k++)
-                        if (strcmp(numa->places[k].uuid, s->guests[i].uuid) == 0 && numa->places[k].node >= 0)
-                                pl = &numa->places[k];
+                const NumaPlace *pl = uuid_index_find(&numa_ix, s->guests[i].uuid);
+                if (pl && pl->node < 0)
+                        pl = NULL;
                 json_object *no = NULL;
                 if (pl) {
                         no = json_object_new_object();
@@ -450,6 +460,8 @@ json_object *control_status_json(const Snapshot *s, const ControlDaemonInfo *inf
                 jadd(g, "numa", no);
                 json_object_array_add(guests, g);
         }
+        uuid_index_clear(&balloon_ix);
+        uuid_index_clear(&numa_ix);
         jadd(o, "guests", guests);
         jadd(o, "balloon", balloon ? control_balloon_json(balloon) : NULL);
         json_object *nm = NULL;

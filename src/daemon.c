@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -97,6 +98,8 @@ typedef struct Daemon {
         uint64_t started_mono_usec;
         uint64_t ticks;
         uint64_t round_usec;
+        uint64_t tick_cpu_usec;       /* the last tick's CPU time, event-loop thread */
+        uint64_t prom_write_usec;     /* the last textfile write, wall time */
 
         /* Last reported states, so a lasting failure is logged once. */
         int last_prom_error;
@@ -168,6 +171,15 @@ static void daemon_remove_prom(Daemon *d) {
                 unlink(path);
 }
 
+/* The sampler reads each qemu's oom_score_adj only for a policy with a
+ * class that sets OomScoreAdjust= (one file per guest per tick less). */
+static void daemon_configure_sampler(Daemon *d) {
+        bool oom = false;
+        for (size_t i = 0; i < d->policy.n_classes; i++)
+                oom |= d->policy.classes[i].has_oom_score_adj;
+        sampler_configure(d->sampler, SAMPLE_SLOW_PER_TICK, oom);
+}
+
 static void daemon_apply_policy(Daemon *d, const Policy *p, bool initial) {
         if (!initial && strcmp(p->control_socket, d->policy.control_socket) != 0 && !d->opts.socket_path)
                 log_warning("ControlSocket= changed to %s: takes effect when densityd restarts", p->control_socket);
@@ -181,6 +193,8 @@ static void daemon_apply_policy(Daemon *d, const Policy *p, bool initial) {
                 strscpy(d->policy.control_socket, sizeof(d->policy.control_socket), keep_socket);
         if (d->opts.textfile_dir)
                 strscpy(d->policy.textfile_directory, sizeof(d->policy.textfile_directory), d->opts.textfile_dir);
+        if (d->sampler)
+                daemon_configure_sampler(d);
         if (d->refresher)
                 refresher_configure(d->refresher, d->policy.libvirt_uri, d->policy.interval_usec);
         if (d->applier)
@@ -258,6 +272,7 @@ static ControllerReport *daemon_controller_reports(Daemon *d) {
 }
 
 static void daemon_write_prom(Daemon *d) {
+        uint64_t start = now_monotonic_usec();
         size_t n_counters;
         const JournalCounter *counters = journal_counters(d->journal, &n_counters);
         _cleanup_free_ ControllerReport *reports = daemon_controller_reports(d);
@@ -270,6 +285,7 @@ static void daemon_write_prom(Daemon *d) {
         else if (r == 0 && d->last_prom_error != 0)
                 log_notice("writing %s/%s again", d->policy.textfile_directory, PROM_FILENAME);
         d->last_prom_error = r;
+        d->prom_write_usec = now_monotonic_usec() - start;
 }
 
 static void daemon_notify_status(Daemon *d) {
@@ -594,6 +610,7 @@ static int daemon_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         (void) s;
         (void) usec;
         d->last_tick_mono_usec = now_monotonic_usec();
+        uint64_t cpu_start = thread_cpu_usec();
 
         /* 1. Sample: the hypervisor's latest table, then host and guest files. */
         GuestTable table = {};
@@ -635,9 +652,12 @@ static int daemon_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         d->status_reply = shared_text_unref(d->status_reply);
         snapshot_clear(&d->snap);
         d->snap = snap;
+        d->snap.tick_cpu_usec = d->tick_cpu_usec;
+        d->snap.textfile_write_usec = d->prom_write_usec;
         d->have_snapshot = true;
         d->ticks++;
         daemon_write_prom(d);
+        d->tick_cpu_usec = thread_cpu_usec() - cpu_start;
         log_debug("tick %llu: %zu guests, sampled in %llu us, hypervisor %s (last bulk call %llu us)",
                   (unsigned long long) d->ticks, snap.n_guests, (unsigned long long) snap.sample_duration_usec,
                   d->snap.hypervisor_connected ? "connected" : "unreachable", (unsigned long long) table.round_usec);
@@ -941,8 +961,18 @@ int daemon_run(const DaemonOptions *opts) {
                 else if (k > 0)
                         log_notice("controller %s: %s", d.controllers[i]->name, err);
         }
+        /* The sampler holds each guest's statm open (sample.h): as many
+         * descriptors as the hard limit allows, not the soft 1024 systemd
+         * starts services with (densityd uses no select()). */
+        struct rlimit nofile;
+        if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+                nofile.rlim_cur = nofile.rlim_max;
+                (void) setrlimit(RLIMIT_NOFILE, &nofile);
+        }
         if (r >= 0)
                 r = sampler_new(&d.opts.roots, &d.sampler);
+        if (r >= 0)
+                daemon_configure_sampler(&d);
         if (r >= 0)
                 r = refresher_new(d.opts.ops, d.opts.ops_userdata, d.policy.libvirt_uri, d.policy.interval_usec,
                                   &d.refresher);

@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +17,11 @@ static void prom_family(FILE *f, const char *name, const char *type, const char 
 
 /* Label values escape backslash, double quote and newline. */
 static void prom_label_value(FILE *f, const char *v) {
+        size_t plain = strcspn(v, "\\\"\n");
+        if (v[plain] == '\0') { /* nearly always: nothing to escape */
+                fwrite(v, 1, plain, f);
+                return;
+        }
         for (; *v; v++) {
                 if (*v == '\\')
                         fputs("\\\\", f);
@@ -203,6 +210,23 @@ static bool guest_value(const GuestSample *g, GuestField field, double *ret) {
         return false;
 }
 
+/* A sample value as "%.15g" writes it, integers below 10^15 (all byte
+ * counts) without printf: thousands of guests' series are mostly these. */
+static void prom_value(FILE *f, double v) {
+        if (v > -1e15 && v < 1e15 && v == (double) (int64_t) v) {
+                char buf[24], *p = buf + sizeof(buf);
+                int64_t i = (int64_t) v;
+                uint64_t u = i < 0 ? (uint64_t) -i : (uint64_t) i;
+                do
+                        *--p = (char) ('0' + u % 10);
+                while ((u /= 10) > 0);
+                if (i < 0)
+                        *--p = '-';
+                fwrite(p, 1, (size_t) (buf + sizeof(buf) - p), f);
+        } else
+                fprintf(f, "%.15g", v);
+}
+
 static void prom_guests(FILE *f, const Snapshot *s) {
         prom_u64(f, "density_guests", "gauge", "Running guests densityd sees.", s->n_guests);
         prom_u64(f, "density_hypervisor_up", "gauge", "Whether the hypervisor connection works.",
@@ -217,9 +241,12 @@ static void prom_guests(FILE *f, const Snapshot *s) {
                                 prom_family(f, guest_metrics[m].metric, "gauge", guest_metrics[m].help);
                                 header = true;
                         }
-                        fprintf(f, "%s{domain=\"", guest_metrics[m].metric);
+                        fputs(guest_metrics[m].metric, f);
+                        fputs("{domain=\"", f);
                         prom_label_value(f, s->guests[i].name);
-                        fprintf(f, "\"} %.15g\n", v);
+                        fputs("\"} ", f);
+                        prom_value(f, v);
+                        fputc('\n', f);
                 }
         }
         bool header = false;
@@ -374,12 +401,12 @@ static void prom_numa(FILE *f, const Snapshot *s, const ControllerReport *r, siz
                 prom_label_value(f, pl->name);
                 fprintf(f, "\"} %d\n", pl->node);
         }
+        UuidIndex guests = {}; /* out of memory: no ratios this time */
+        if (nr->n_places > 0)
+                (void) uuid_index_build(s->guests, s->n_guests, sizeof(*s->guests), offsetof(GuestSample, uuid), &guests);
         for (size_t i = 0; i < nr->n_places; i++) {
                 const NumaPlace *pl = &nr->places[i];
-                const GuestSample *g = NULL;
-                for (size_t k = 0; k < s->n_guests && !g; k++)
-                        if (strcmp(s->guests[k].uuid, pl->uuid) == 0)
-                                g = &s->guests[k];
+                const GuestSample *g = uuid_index_find(&guests, pl->uuid);
                 double frac = g && pl->node >= 0 ? numa_local_fraction(g, pl->node) : -1;
                 if (frac < 0)
                         continue;
@@ -391,6 +418,7 @@ static void prom_numa(FILE *f, const Snapshot *s, const ControllerReport *r, siz
                 prom_label_value(f, pl->name);
                 fprintf(f, "\"} %.3f\n", frac);
         }
+        uuid_index_clear(&guests);
 }
 
 /* The controllers' states: one series per controller, its labels saying
@@ -425,6 +453,7 @@ int prom_render(const Snapshot *s, const JournalCounter *counters, size_t n_coun
         FILE *f = open_memstream(&buf, &len);
         if (!f)
                 return -ENOMEM;
+        __fsetlocking(f, FSETLOCKING_BYCALLER); /* this thread's own: no lock per character */
 
         prom_host(f, s);
         prom_guests(f, s);
@@ -435,6 +464,15 @@ int prom_render(const Snapshot *s, const JournalCounter *counters, size_t n_coun
         prom_numa(f, s, controllers, n_controllers);
         prom_family(f, "density_sample_duration_seconds", "gauge", "Time the last tick spent sampling.");
         fprintf(f, "density_sample_duration_seconds %.6f\n", (double) s->sample_duration_usec / 1e6);
+        if (s->tick_cpu_usec > 0) {
+                prom_family(f, "density_tick_cpu_seconds", "gauge",
+                            "CPU time densityd's previous tick took (sample, plan, apply, this file).");
+                fprintf(f, "density_tick_cpu_seconds %.6f\n", (double) s->tick_cpu_usec / 1e6);
+        }
+        if (s->textfile_write_usec > 0) {
+                prom_family(f, "density_textfile_write_seconds", "gauge", "Time the previous write of this file took.");
+                fprintf(f, "density_textfile_write_seconds %.6f\n", (double) s->textfile_write_usec / 1e6);
+        }
         prom_family(f, "density_last_sample_timestamp_seconds", "gauge", "When the last tick sampled.");
         fprintf(f, "density_last_sample_timestamp_seconds %.3f\n", (double) s->timestamp_usec / 1e6);
 

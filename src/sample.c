@@ -2,10 +2,15 @@
 #include "density/sample.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
+#include <sys/statfs.h>
+#include <unistd.h>
 
 #include "density/cgroup.h"
 #include "density/ksm.h"
@@ -39,11 +44,34 @@ typedef struct GuestMemory {
         char cgroup_dir[256];       /* "": none (yet), or not the guest's own */
         int cgroup_error;           /* the failed lookup's error (not "gone"), 0 if none */
         uint64_t cgroup_retry_tick; /* look up again at this tick, 0: never */
+        /* The qemu process as last read from the pid file (0: read it), for
+         * the domain id it was read for, and its statm held open (-1: none). */
+        pid_t pid;
+        int domain_id;
+        int statm_fd;
+        /* The slow files' last read (tick, 0: never) and what it gave, kept
+         * for the ticks between the guest's turns. */
+        uint64_t slow_tick;
+        bool has_ksm, has_ksm_profit;
+        uint64_t ksm_merging_bytes;
+        int64_t ksm_profit_bytes;
+        size_t n_nodes;
+        GuestNodeBytes *nodes;      /* malloc'd, n_nodes of them */
+        char slow_error[sizeof(((GuestSample *) NULL)->sample_error)];
 } GuestMemory;
 
 struct Sampler {
         Roots roots;         /* page_size resolved */
         uint64_t ticks;      /* sampler_tick() calls so far */
+        size_t slow_per_tick;
+        bool read_oom_score_adj;
+        /* The proc root is a procfs: a statm held open says when its
+         * process is gone (ESRCH). In a fixture tree it would not. */
+        bool hold_statm;
+        /* statm files held open now, and the most it holds (the rest of
+         * RLIMIT_NOFILE is left for everything else: past it a guest's
+         * statm is opened and closed each tick, as outside procfs). */
+        size_t n_held, max_held;
         GuestMemory *memory; /* one per guest of the last table, sorted by uuid */
         size_t n_memory;
         /* The ksmd kernel thread, found once (looked for again every
@@ -137,13 +165,51 @@ int sampler_new(const Roots *roots, Sampler **ret) {
                 return -ENOMEM;
         s->roots = *roots;
         s->roots.page_size = roots_page_size(roots);
+        s->slow_per_tick = SAMPLE_SLOW_PER_TICK;
+        struct statfs fs;
+        s->hold_statm = statfs(roots->proc, &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC;
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+                s->max_held = rl.rlim_cur > SAMPLE_FDS_KEPT_FREE ? rl.rlim_cur - SAMPLE_FDS_KEPT_FREE : 0;
+        else
+                s->max_held = SIZE_MAX;
         *ret = s;
         return 0;
+}
+
+void sampler_configure(Sampler *s, size_t slow_per_tick, bool read_oom_score_adj) {
+        s->slow_per_tick = slow_per_tick > 0 ? slow_per_tick : SAMPLE_SLOW_PER_TICK;
+        s->read_oom_score_adj = read_oom_score_adj;
+}
+
+size_t sample_slow_every(size_t n_guests, size_t slow_per_tick) {
+        if (slow_per_tick == 0 || n_guests <= slow_per_tick)
+                return 1;
+        return (n_guests + slow_per_tick - 1) / slow_per_tick;
+}
+
+/* Forget the process: its statm and its slow files' figures (a new
+ * process has its turn at once). */
+static void memory_release(Sampler *s, GuestMemory *m) {
+        if (m->statm_fd >= 0) {
+                close(m->statm_fd);
+                s->n_held--;
+        }
+        m->statm_fd = -1;
+        m->pid = 0;
+        m->slow_tick = 0;
+        m->has_ksm = m->has_ksm_profit = false;
+        m->slow_error[0] = '\0';
+        free(m->nodes);
+        m->nodes = NULL;
+        m->n_nodes = 0;
 }
 
 Sampler *sampler_free(Sampler *s) {
         if (!s)
                 return NULL;
+        for (size_t i = 0; i < s->n_memory; i++)
+                memory_release(s, &s->memory[i]);
         free(s->memory);
         free(s);
         return NULL;
@@ -250,12 +316,80 @@ static void sample_guest_ksm(Sampler *s, GuestSample *g) {
         g->ksm_profit_bytes = k.profit_bytes;
 }
 
+/* Read the slow files into g and keep what they gave (and the first
+ * error) in mem for the ticks until the guest's next turn. */
+static void sample_guest_slow(Sampler *s, GuestMemory *mem, GuestSample *g) {
+        char before[sizeof(g->sample_error)];
+        strscpy(before, sizeof(before), g->sample_error);
+        g->sample_error[0] = '\0';
+        sample_guest_ksm(s, g);
+        sample_guest_numa(s, mem, g);
+        strscpy(mem->slow_error, sizeof(mem->slow_error), g->sample_error);
+        if (before[0] != '\0')
+                strscpy(g->sample_error, sizeof(g->sample_error), before);
+
+        mem->slow_tick = s->ticks;
+        mem->has_ksm = g->has_ksm;
+        mem->ksm_merging_bytes = g->ksm_merging_bytes;
+        mem->has_ksm_profit = g->has_ksm_profit;
+        mem->ksm_profit_bytes = g->ksm_profit_bytes;
+        free(mem->nodes);
+        mem->nodes = NULL;
+        mem->n_nodes = 0;
+        if (g->n_nodes > 0 && (mem->nodes = malloc(g->n_nodes * sizeof(*mem->nodes)))) {
+                memcpy(mem->nodes, g->nodes, g->n_nodes * sizeof(*mem->nodes));
+                mem->n_nodes = g->n_nodes;
+        }
+}
+
+/* Between its turns: the slow files' figures and error of the last read. */
+static void sample_guest_kept(const GuestMemory *mem, GuestSample *g) {
+        g->has_ksm = mem->has_ksm;
+        g->ksm_merging_bytes = mem->ksm_merging_bytes;
+        g->has_ksm_profit = mem->has_ksm_profit;
+        g->ksm_profit_bytes = mem->ksm_profit_bytes;
+        memcpy(g->nodes, mem->nodes, mem->n_nodes * sizeof(*g->nodes));
+        g->n_nodes = mem->n_nodes;
+        if (g->sample_error[0] == '\0')
+                strscpy(g->sample_error, sizeof(g->sample_error), mem->slow_error);
+}
+
+/* The qemu process's RSS from its statm, opened once per process and read
+ * with pread every tick (opened every tick outside procfs). Return: 0, or
+ * the read's negative errno (the fd is closed then). */
+static int sample_guest_rss(Sampler *s, GuestMemory *mem, pid_t pid, uint64_t *ret) {
+        bool held = mem->statm_fd >= 0; /* only held fds outlive a tick */
+        if (!held) {
+                char path[PATH_MAX];
+                if (snprintf(path, sizeof(path), "%s/%d/statm", s->roots.proc, (int) pid) >= (int) sizeof(path))
+                        return -ENAMETOOLONG;
+                mem->statm_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (mem->statm_fd < 0)
+                        return -errno;
+        }
+        char buf[128];
+        ssize_t k = pread(mem->statm_fd, buf, sizeof(buf) - 1, 0);
+        int r = k < 0 ? -errno : 0;
+        if (r == 0) {
+                buf[k] = '\0';
+                r = statm_parse(buf, s->roots.page_size, ret);
+        }
+        if (r == 0 && !held && s->hold_statm && s->n_held < s->max_held) {
+                s->n_held++; /* keep it */
+        } else if (r < 0 || !held) {
+                close(mem->statm_fd);
+                mem->statm_fd = -1;
+                s->n_held -= held;
+        }
+        return r;
+}
+
 /* Fill one guest from the table entry and /proc. Return: 0, or -ENOENT
  * when the guest stopped in the meantime (pid file or process gone). A file
  * that exists but cannot be read leaves its figures out and sets
- * g->sample_error. */
+ * g->sample_error. slow: the guest's turn to read its slow files. */
 static int sample_guest(Sampler *s, const VirtDomainStats *d, GuestMemory *mem, uint64_t now,
-                        uint64_t stale_after_usec, GuestSample *g) {
+                        uint64_t stale_after_usec, bool slow, GuestSample *g) {
         *g = (GuestSample) { .id = d->id };
         strscpy(g->name, sizeof(g->name), d->name);
         strscpy(g->uuid, sizeof(g->uuid), d->uuid);
@@ -290,23 +424,43 @@ static int sample_guest(Sampler *s, const VirtDomainStats *d, GuestMemory *mem, 
         g->stale = !d->has_last_update || g->stats_age_usec > stale_after_usec ||
                    now - mem->changed_usec > stale_after_usec;
 
-        int r = sample_guest_pid(&s->roots, d->name, &g->pid);
-        if (r == -ENOENT && run_dir_exists(&s->roots))
-                return -ENOENT;
-        if (r < 0) {
-                char rel[DENSITY_NAME_MAX + 8];
-                pid_file_rel(rel, sizeof(rel), d->name);
-                guest_error(g, "read", s->roots.libvirt_run, rel, r);
-                return 0;
-        }
+        /* The pid file: in the guest's turn, and whenever the process it
+         * named may be another (a new domain id, statm gone). */
+        bool pid_fresh = slow || mem->pid == 0 || mem->domain_id != d->id;
+        for (;;) {
+                int r = 0;
+                if (pid_fresh) {
+                        r = sample_guest_pid(&s->roots, d->name, &g->pid);
+                        if (r == -ENOENT && run_dir_exists(&s->roots))
+                                return -ENOENT;
+                        if (r < 0) {
+                                char rel[DENSITY_NAME_MAX + 8];
+                                pid_file_rel(rel, sizeof(rel), d->name);
+                                guest_error(g, "read", s->roots.libvirt_run, rel, r);
+                                memory_release(s, mem);
+                                return 0;
+                        }
+                        if (g->pid != mem->pid) {
+                                memory_release(s, mem);
+                                mem->pid = g->pid;
+                        }
+                        mem->domain_id = d->id;
+                } else
+                        g->pid = mem->pid;
 
-        r = sample_pid_rss(s->roots.proc, g->pid, s->roots.page_size, &g->rss_bytes);
-        if (pid_gone(r))
-                return -ENOENT;
-        if (r < 0)
-                guest_pid_error(g, s->roots.proc, "statm", r);
-        else
-                g->has_rss = true;
+                r = sample_guest_rss(s, mem, g->pid, &g->rss_bytes);
+                if (pid_gone(r) && !pid_fresh) {
+                        pid_fresh = true; /* the process named last time is gone: which one runs now? */
+                        continue;
+                }
+                if (pid_gone(r))
+                        return -ENOENT;
+                if (r < 0)
+                        guest_pid_error(g, s->roots.proc, "statm", r);
+                else
+                        g->has_rss = true;
+                break;
+        }
 
         /* Its OOM score adjustment: what a class's OomScoreAdjust= is
          * compared with. Gone or unreadable: unknown, never an error. */
@@ -314,13 +468,16 @@ static int sample_guest(Sampler *s, const VirtDomainStats *d, GuestMemory *mem, 
         _cleanup_free_ char *adj = NULL;
         int64_t v;
         snprintf(rel, sizeof(rel), "%d/oom_score_adj", (int) g->pid);
-        if (read_file_at(s->roots.proc, rel, &adj, NULL) == 0 && parse_i64(adj, &v) == 0 && v >= -1000 && v <= 1000) {
+        if (s->read_oom_score_adj && read_file_at(s->roots.proc, rel, &adj, NULL) == 0 && parse_i64(adj, &v) == 0 &&
+            v >= -1000 && v <= 1000) {
                 g->has_oom_score_adj = true;
                 g->oom_score_adj = (int) v;
         }
 
-        sample_guest_ksm(s, g);
-        sample_guest_numa(s, mem, g);
+        if (slow)
+                sample_guest_slow(s, mem, g);
+        else
+                sample_guest_kept(mem, g);
         return 0;
 }
 
@@ -387,18 +544,26 @@ int sampler_tick(Sampler *s, const GuestTable *table, uint64_t stale_after_usec,
         s->ticks++;
 
         /* Every guest the table lists keeps its memory, sampled or not: one
-         * unreadable tick must not reset its staleness clock. */
+         * unreadable tick must not reset its staleness clock. The slow
+         * files: each guest in its turn, at most slow_per_tick guests. */
+        size_t every = sample_slow_every(table->n, s->slow_per_tick), n_slow = 0;
         size_t n = 0;
         for (size_t i = 0; i < table->n; i++) {
                 const VirtDomainStats *d = &table->domains[i];
-                GuestMemory key = {}, *m = &memory[i];
+                GuestMemory key = { .statm_fd = -1 }, *m = &memory[i];
                 strscpy(key.uuid, sizeof(key.uuid), d->uuid);
-                const GuestMemory *old =
+                GuestMemory *old =
                         s->n_memory > 0 ? bsearch(&key, s->memory, s->n_memory, sizeof(key), memory_cmp) : NULL;
                 *m = old ? *old : key;
+                if (old) { /* handed over: what it holds is m's now */
+                        old->statm_fd = -1;
+                        old->nodes = NULL;
+                }
+                bool slow = (m->slow_tick == 0 || s->ticks - m->slow_tick >= every) && n_slow < s->slow_per_tick;
+                n_slow += slow;
 
                 GuestSample *g = &guests[n];
-                if (sample_guest(s, d, m, start, stale_after_usec, g) < 0) {
+                if (sample_guest(s, d, m, start, stale_after_usec, slow, g) < 0) {
                         m->sample_error[0] = '\0'; /* stopped: an error after a restart is news */
                         continue;
                 }
@@ -410,6 +575,8 @@ int sampler_tick(Sampler *s, const GuestTable *table, uint64_t stale_after_usec,
         /* The table is sorted by uuid, so memory is too (sorted anyway:
          * bsearch depends on it). */
         qsort(memory, table->n, sizeof(*memory), memory_cmp);
+        for (size_t i = 0; i < s->n_memory; i++) /* guests the table no longer lists */
+                memory_release(s, &s->memory[i]);
         free(s->memory);
         s->memory = TAKE_PTR(memory);
         s->n_memory = table->n;
@@ -417,6 +584,7 @@ int sampler_tick(Sampler *s, const GuestTable *table, uint64_t stale_after_usec,
         qsort(guests, n, sizeof(*guests), guest_rss_cmp);
         snap.guests = TAKE_PTR(guests);
         snap.n_guests = n;
+        snap.slow_reads_every_ticks = every;
         snap.sample_duration_usec = now_monotonic_usec() - start;
         *ret = snap;
         return 0;

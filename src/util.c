@@ -30,6 +30,10 @@ uint64_t now_monotonic_usec(void) {
         return clock_usec(CLOCK_MONOTONIC);
 }
 
+uint64_t thread_cpu_usec(void) {
+        return clock_usec(CLOCK_THREAD_CPUTIME_ID);
+}
+
 uint64_t now_realtime_usec(void) {
         return clock_usec(CLOCK_REALTIME);
 }
@@ -272,4 +276,35 @@ int write_file_atomic(const char *path, const char *data, size_t len, mode_t mod
 
 int write_file_durable(const char *path, const char *data, size_t len, mode_t mode) {
         return write_file_replace(path, data, len, mode, true);
+}
+
+static int uuid_ptr_cmp(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+int uuid_index_build(const void *records, size_t n, size_t record_size, size_t uuid_offset, UuidIndex *ret) {
+        *ret = (UuidIndex) { .uuid_offset = uuid_offset };
+        if (n == 0)
+                return 0;
+        const char **uuids = malloc(n * sizeof(*uuids));
+        if (!uuids)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                uuids[i] = (const char *) records + i * record_size + uuid_offset;
+        qsort(uuids, n, sizeof(*uuids), uuid_ptr_cmp);
+        ret->uuids = uuids;
+        ret->n = n;
+        return 0;
+}
+
+const void *uuid_index_find(const UuidIndex *ix, const char *uuid) {
+        if (ix->n == 0)
+                return NULL;
+        const char *const *found = bsearch(&uuid, ix->uuids, ix->n, sizeof(*ix->uuids), uuid_ptr_cmp);
+        return found ? *found - ix->uuid_offset : NULL;
+}
+
+void uuid_index_clear(UuidIndex *ix) {
+        free(ix->uuids);
+        *ix = (UuidIndex) {};
 }

@@ -201,6 +201,11 @@ static void print_host(FILE *f, json_object *st) {
         fprintf(f, "densityd %s, pid %d, interval %gs, policy %s\n", jstr(dm, "version", "?"),
                 json_object_get_int(jget(dm, "pid")), json_object_get_double(jget(dm, "interval_seconds")),
                 jstr(dm, "policy", "?"));
+        double every;
+        if (jnum(dm, "slow_reads_every_ticks", &every) && every > 1)
+                fprintf(f, "Sampling    RSS every tick; pid files, ksm_stat and numa_stat in turns, each guest's "
+                           "every %.0f ticks\n",
+                        every);
         bool connected = json_object_get_boolean(jget(hv, "connected"));
         fprintf(f, "Hypervisor  %s: %s%s%s\n", jstr(hv, "uri", "?"), connected ? "connected" : "NOT CONNECTED",
                 connected ? "" : ": ", connected ? "" : jstr(hv, "error", "no answer yet"));

@@ -119,6 +119,9 @@ static Snapshot *snapshot_literal(void) {
         s = (Snapshot) {
                 .timestamp_usec = UINT64_C(1700000000000000),
                 .sample_duration_usec = 1500,
+                .slow_reads_every_ticks = 14,
+                .tick_cpu_usec = 2500,
+                .textfile_write_usec = 1200,
                 .hypervisor_connected = true,
                 .host = {
                         .page_size_bytes = 65536,
@@ -180,6 +183,8 @@ static int64_t get_int(json_object *o, const char *k) {
         return json_object_get_int64(v);
 }
 
+static char *print_table(json_object *st, int *ret);
+
 static void test_status_json(void) {
         json_object *st = control_status_json(snapshot_literal(), &info);
         CHECK(st);
@@ -189,6 +194,14 @@ static void test_status_json(void) {
         CHECK_STR(json_object_get_string(get(d, "version")), "0.1.0");
         CHECK_I64(get_int(d, "pid"), 4242);
         CHECK_I64(get_int(d, "ticks"), 17);
+        CHECK_I64(get_int(d, "slow_reads_every_ticks"), 14);
+        CHECK(json_object_get_double(get(d, "tick_cpu_seconds")) == 0.0025);
+        CHECK(json_object_get_double(get(d, "prom_write_seconds")) == 0.0012);
+        int printed;
+        char *table = print_table(st, &printed);
+        CHECK_OK(printed);
+        CHECK_CONTAINS(table, "pid files, ksm_stat and numa_stat in turns, each guest's every 14 ticks\n");
+        free(table);
         json_object *hv = get(d, "hypervisor");
         CHECK(json_object_get_boolean(get(hv, "connected")));
         CHECK(get(hv, "error") == NULL);

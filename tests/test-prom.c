@@ -26,6 +26,8 @@ static Snapshot *snapshot_literal(void) {
         s = (Snapshot) {
                 .timestamp_usec = UINT64_C(1700000000123456),
                 .sample_duration_usec = 1234,
+                .tick_cpu_usec = 2500,
+                .textfile_write_usec = 1200,
                 .hypervisor_connected = true,
                 .host = {
                         .page_size_bytes = 65536, /* a 64 KiB-page ARM64 host: not the running kernel's */
@@ -175,11 +177,14 @@ static void test_render(void) {
         CHECK_NOT_CONTAINS(text, "density_guest_ksm_merging_bytes{domain=\"plain\"}");
         CHECK_NOT_CONTAINS(text, "density_guest_numa_memory_bytes{domain=\"plain\"");
         CHECK_CONTAINS(text, "density_guest_ksm_profit_bytes{domain=\"we\\\"ird\\\\name\"} -4096\n");
+        CHECK_CONTAINS(text, "density_guest_stats_age_seconds{domain=\"we\\\"ird\\\\name\"} 2.5\n");
         CHECK_CONTAINS(text, "density_guest_stale{domain=\"plain\"} 1\n");
         CHECK_CONTAINS(text, "density_guest_numa_memory_bytes{domain=\"we\\\"ird\\\\name\",node=\"1\"} 314572800\n");
 
         /* Host. */
         CHECK_CONTAINS(text, "density_host_memory_total_bytes 17179869184\n");
+        CHECK_CONTAINS(text, "density_tick_cpu_seconds 0.002500\n");
+        CHECK_CONTAINS(text, "density_textfile_write_seconds 0.001200\n");
         CHECK_CONTAINS(text, "density_machine_memory_limit_bytes 12884901888\n");
         CHECK_CONTAINS(text, "density_machine_oom_kills_total 3\n");
         CHECK_CONTAINS(text, "# TYPE density_machine_oom_kills_total counter\n");

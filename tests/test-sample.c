@@ -4,6 +4,11 @@
  * guests whose files exist but cannot be read; page sizes other than the
  * running kernel's. */
 #include <limits.h>
+#include <signal.h>
+#include <dirent.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "density/refresh.h"
@@ -314,6 +319,7 @@ static void test_tick_literal(void) {
         HostRoots hr;
         Sampler *s = NULL;
         CHECK_OK(sampler_new(host_roots(&hr, "host-v2"), &s));
+        sampler_configure(s, 0, true);
 
         VirtDomainStats d[TABLE_V2_N];
         GuestTable t;
@@ -322,6 +328,7 @@ static void test_tick_literal(void) {
         Snapshot snap;
         CHECK_OK(sampler_tick(s, &t, HOUR_USEC, &snap));
         CHECK(snap.timestamp_usec > 0);
+        CHECK_U64(snap.slow_reads_every_ticks, 1);
         CHECK(snap.hypervisor_connected);
         CHECK_STR(snap.hypervisor_error, "");
         CHECK_U64(snap.host.mem.mem_total_bytes, 16318480 * KIB);
@@ -953,6 +960,192 @@ static void test_tick_cgroup_not_guest(void) {
         tmp_host_stop(&h);
 }
 
+static void test_slow_every(void) {
+        CHECK_U64(sample_slow_every(0, 500), 1);
+        CHECK_U64(sample_slow_every(500, 500), 1);
+        CHECK_U64(sample_slow_every(501, 500), 2);
+        CHECK_U64(sample_slow_every(7000, 500), 14);
+        CHECK_U64(sample_slow_every(10, 0), 1);
+}
+
+#define SLOW_N 5
+
+/* ksm_stat with merging pages, as 6.4 and later write it. */
+static void put_ksm(const char *dir, int pid, unsigned pages) {
+        char rel[64], text[128];
+        snprintf(rel, sizeof(rel), "proc/%d/ksm_stat", pid);
+        snprintf(text, sizeof(text), "ksm_rmap_items 10\nksm_merging_pages %u\nksm_process_profit 0\n", pages);
+        put(dir, rel, text);
+}
+
+static unsigned ksm_pages(const Snapshot *snap, const char *name) {
+        const GuestSample *g = guest(snap, name);
+        if (!g)
+                TEST_FAIL("no guest %s", name);
+        return g->has_ksm ? (unsigned) (g->ksm_merging_bytes / 4096) : 0;
+}
+
+/* Beyond slow_per_tick guests, the slow files are read in turns (each
+ * guest once every sample_slow_every() ticks, keeping its last figures in
+ * between) while the RSS is read every tick; a guest whose domain id
+ * changed has its pid file read out of turn. */
+static void test_tick_slow_reads_in_turns(void) {
+        char *dir = test_mkdtemp();
+        put(dir, "proc/meminfo", "MemTotal:        1000000 kB\nMemFree:          500000 kB\n");
+        VirtDomainStats d[SLOW_N];
+        char rel[64], text[64];
+        for (int i = 0; i < SLOW_N; i++) {
+                char name[8], uuid[DENSITY_UUID_LEN];
+                snprintf(name, sizeof(name), "g%d", i);
+                snprintf(uuid, sizeof(uuid), "00000000-0000-0000-0000-00000000000%d", i);
+                d[i] = domain(name, uuid, i + 1);
+                with_balloon(&d[i], 1024, 1024, 512, 1);
+                d[i].fetched_usec = UINT64_MAX;
+                snprintf(rel, sizeof(rel), "run/libvirt/qemu/g%d.pid", i);
+                snprintf(text, sizeof(text), "%d\n", 5000 + i);
+                put(dir, rel, text);
+                snprintf(rel, sizeof(rel), "proc/%d/statm", 5000 + i);
+                put(dir, rel, "1000 100 0 0 0 0 0\n");
+                put_ksm(dir, 5000 + i, 10 + i);
+        }
+        HostRoots hr;
+        Sampler *s = NULL;
+        CHECK_OK(sampler_new(dir_roots(&hr, dir, 4096), &s));
+        sampler_configure(s, 2, false);
+        GuestTable t = { .domains = d, .n = SLOW_N, .connected = true };
+
+        /* Tick 1: g0 and g1 have their turn; the others are unknown yet. */
+        Snapshot snap;
+        CHECK_OK(sampler_tick(s, &t, HOUR_USEC, &snap));
+        CHECK_U64(snap.n_guests, SLOW_N);
+        CHECK_U64(snap.slow_reads_every_ticks, 3);
+        CHECK_U64(ksm_pages(&snap, "g0"), 10);
+        CHECK_U64(ksm_pages(&snap, "g1"), 11);
+        CHECK_U64(ksm_pages(&snap, "g2"), 0);
+        CHECK(!guest(&snap, "g4")->has_ksm);
+        CHECK(guest(&snap, "g4")->has_rss); /* RSS every tick */
+        CHECK(!guest(&snap, "g0")->has_oom_score_adj); /* not asked for */
+        snapshot_clear(&snap);
+
+        /* g0's KSM figure and g3's RSS change: the RSS shows at once, the
+         * KSM figure in g0's next turn (tick 4). */
+        put_ksm(dir, 5000, 99);
+        put(dir, "proc/5003/statm", "1000 200 0 0 0 0 0\n");
+        CHECK_OK(sampler_tick(s, &t, HOUR_USEC, &snap)); /* tick 2: g2, g3 */
+        CHECK_U64(guest(&snap, "g3")->rss_bytes, 200 * 4096);
+        CHECK_U64(ksm_pages(&snap, "g2"), 12);
+        CHECK_U64(ksm_pages(&snap, "g0"), 10); /* kept */
+        CHECK(!guest(&snap, "g4")->has_ksm);
+        snapshot_clear(&snap);
+        CHECK_OK(sampler_tick(s, &t, HOUR_USEC, &snap)); /* tick 3: g4 */
+        CHECK_U64(ksm_pages(&snap, "g4"), 14);
+        CHECK_U64(ksm_pages(&snap, "g0"), 10);
+        snapshot_clear(&snap);
+        CHECK_OK(sampler_tick(s, &t, HOUR_USEC, &snap)); /* tick 4: g0, g1 again */
+        CHECK_U64(ksm_pages(&snap, "g0"), 99);
+        snapshot_clear(&snap);
+
+        /* g2 restarted (a new domain id, a new qemu): its pid file is read
+         * at once, not in its turn. */
+        put(dir, "run/libvirt/qemu/g2.pid", "6002\n");
+        put(dir, "proc/6002/statm", "1000 300 0 0 0 0 0\n");
+        d[2].id = 42;
+        CHECK_OK(sampler_tick(s, &t, HOUR_USEC, &snap));
+        CHECK(guest(&snap, "g2")->pid == 6002);
+        CHECK_U64(guest(&snap, "g2")->rss_bytes, 300 * 4096);
+        snapshot_clear(&snap);
+
+        /* The table shrinks below slow_per_tick: every guest every tick. */
+        t.n = 2;
+        CHECK_OK(sampler_tick(s, &t, HOUR_USEC, &snap));
+        CHECK_U64(snap.slow_reads_every_ticks, 1);
+        CHECK_U64(snap.n_guests, 2);
+        snapshot_clear(&snap);
+
+        sampler_free(s);
+        test_rm_rf(dir);
+}
+
+/* On the real /proc the statm held open between ticks says when the
+ * process is gone: a guest whose qemu exited is left out on the next tick,
+ * though its pid file is still there. limited: RLIMIT_NOFILE leaves the
+ * sampler no descriptor to hold, so statm is opened each tick: the same. */
+/* This process's descriptors open on a statm file. */
+static size_t statm_fds_open(void) {
+        DIR *dir = opendir("/proc/self/fd");
+        CHECK(dir);
+        size_t n = 0;
+        struct dirent *e;
+        while ((e = readdir(dir))) {
+                char link[300], target[PATH_MAX];
+                snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+                ssize_t k = readlink(link, target, sizeof(target) - 1);
+                if (k > 6 && (target[k] = '\0', strcmp(target + k - 6, "/statm") == 0))
+                        n++;
+        }
+        closedir(dir);
+        return n;
+}
+
+static void held_statm_gone(bool limited) {
+        struct rlimit saved;
+        CHECK_OK(getrlimit(RLIMIT_NOFILE, &saved));
+        if (limited) {
+                struct rlimit low = { .rlim_cur = SAMPLE_FDS_KEPT_FREE, .rlim_max = saved.rlim_max };
+                CHECK_OK(setrlimit(RLIMIT_NOFILE, &low));
+        }
+        char *dir = test_mkdtemp();
+        pid_t child = fork();
+        CHECK(child >= 0);
+        if (child == 0) {
+                pause();
+                _exit(0);
+        }
+        char text[32];
+        snprintf(text, sizeof(text), "%d\n", (int) child);
+        put(dir, "run/g.pid", text);
+        char run[PATH_MAX];
+        path_below(run, sizeof(run), dir, "run");
+        Roots roots = roots_default;
+        roots.libvirt_run = run;
+        Sampler *s = NULL;
+        CHECK_OK(sampler_new(&roots, &s));
+        CHECK_OK(setrlimit(RLIMIT_NOFILE, &saved));
+        VirtDomainStats d[1] = { domain("g", "00000000-0000-0000-0000-0000000000a1", 1) };
+        with_balloon(&d[0], 1024, 1024, 512, 1);
+        d[0].fetched_usec = UINT64_MAX;
+        GuestTable t = { .domains = d, .n = 1, .connected = true };
+
+        Snapshot snap;
+        CHECK_OK(sampler_tick(s, &t, HOUR_USEC, &snap));
+        CHECK_U64(snap.n_guests, 1);
+        CHECK(snap.guests[0].pid == child && snap.guests[0].has_rss && snap.guests[0].rss_bytes > 0);
+        snapshot_clear(&snap);
+        CHECK_OK(sampler_tick(s, &t, HOUR_USEC, &snap));
+        CHECK_U64(snap.n_guests, 1);
+        CHECK(snap.guests[0].has_rss);
+        snapshot_clear(&snap);
+        CHECK_U64(statm_fds_open(), limited ? 0 : 1);
+
+        CHECK_OK(kill(child, SIGKILL));
+        CHECK(waitpid(child, NULL, 0) == child);
+        CHECK_OK(sampler_tick(s, &t, HOUR_USEC, &snap));
+        CHECK_U64(snap.n_guests, 0);
+        snapshot_clear(&snap);
+        CHECK_U64(statm_fds_open(), 0);
+
+        sampler_free(s);
+        test_rm_rf(dir);
+}
+
+static void test_tick_held_statm_gone(void) {
+        held_statm_gone(false);
+}
+
+static void test_tick_statm_not_held(void) {
+        held_statm_gone(true);
+}
+
 int main(int argc, char **argv) {
         test_fixtures(argc, argv);
         RUN(test_host_v2);
@@ -975,5 +1168,9 @@ int main(int argc, char **argv) {
         RUN(test_tick_sample_error_new);
         RUN(test_tick_cgroup_retry);
         RUN(test_tick_cgroup_not_guest);
+        RUN(test_slow_every);
+        RUN(test_tick_slow_reads_in_turns);
+        RUN(test_tick_held_statm_gone);
+        RUN(test_tick_statm_not_held);
         return 0;
 }

@@ -2,6 +2,7 @@
  * atomic write the textfile exporter relies on. */
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <sys/stat.h>
 
 #include "density/util.h"
@@ -293,6 +294,32 @@ static void test_take_ptr(void) {
         CHECK(close(fd2) == 0);
 }
 
+typedef struct UuidRecord {
+        int value;
+        char uuid[37];
+} UuidRecord;
+
+static void test_uuid_index(void) {
+        UuidRecord r[] = {
+                { 1, "00000000-0000-0000-0000-00000000000c" },
+                { 2, "00000000-0000-0000-0000-00000000000a" },
+                { 3, "00000000-0000-0000-0000-00000000000b" },
+        };
+        UuidIndex ix;
+        CHECK_OK(uuid_index_build(r, ELEMENTSOF(r), sizeof(r[0]), offsetof(UuidRecord, uuid), &ix));
+        for (size_t i = 0; i < ELEMENTSOF(r); i++)
+                CHECK(uuid_index_find(&ix, r[i].uuid) == &r[i]);
+        CHECK(uuid_index_find(&ix, "00000000-0000-0000-0000-00000000000d") == NULL);
+        const UuidRecord *b = uuid_index_find(&ix, "00000000-0000-0000-0000-00000000000b");
+        CHECK(b && b->value == 3);
+        uuid_index_clear(&ix);
+        CHECK(ix.n == 0 && ix.uuids == NULL);
+        CHECK(uuid_index_find(&ix, r[0].uuid) == NULL); /* empty: finds nothing */
+        uuid_index_clear(&ix);
+        CHECK_OK(uuid_index_build(r, 0, sizeof(r[0]), offsetof(UuidRecord, uuid), &ix));
+        CHECK(uuid_index_find(&ix, r[0].uuid) == NULL);
+}
+
 int main(void) {
         RUN(test_parse_u64);
         RUN(test_parse_i64);
@@ -305,5 +332,6 @@ int main(void) {
         RUN(test_take_ptr);
         /* Last: a known bug in src/util.c (reported), so the rest still runs. */
         RUN(test_parse_u64_negative_after_newline);
+        RUN(test_uuid_index);
         return 0;
 }

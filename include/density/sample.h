@@ -45,8 +45,27 @@ typedef struct Sampler Sampler;
  * (50 s at the default 5 s interval). */
 #define SAMPLE_CGROUP_RETRY_TICKS 10
 
+/* Guests whose slow-changing files (the pid file read again, ksm_stat,
+ * numa_stat) one tick reads at most: beyond that many guests they are read
+ * in turns, each guest's every sample_slow_every() ticks (RSS stays every
+ * tick). */
+#define SAMPLE_SLOW_PER_TICK 250
+
+/* File descriptors of RLIMIT_NOFILE's soft limit the sampler leaves for
+ * the rest of the daemon when it holds guests' statm files open. */
+#define SAMPLE_FDS_KEPT_FREE 256
+
 int sampler_new(const Roots *roots, Sampler **ret);
 Sampler *sampler_free(Sampler *s);
+
+/* What the sampler reads beyond the defaults: slow_per_tick (0:
+ * SAMPLE_SLOW_PER_TICK) and whether it reads each qemu's oom_score_adj (only
+ * a policy with a class that sets OomScoreAdjust= needs it; off by default). */
+void sampler_configure(Sampler *s, size_t slow_per_tick, bool read_oom_score_adj);
+
+/* In how many ticks every one of n_guests guests has its slow files read
+ * once, slow_per_tick at a time: 1 up to slow_per_tick guests (0: 1). */
+size_t sample_slow_every(size_t n_guests, size_t slow_per_tick);
 
 /**
  * sampler_tick() - build a snapshot.
@@ -72,6 +91,14 @@ Sampler *sampler_free(Sampler *s);
  * again SAMPLE_CGROUP_RETRY_TICKS ticks later (reading /proc/PID/cgroup takes
  * the kernel's cgroup_mutex, so not every tick), while a cgroup shared by
  * many guests (not the guest's own) stays ignored for the process's life.
+ *
+ * The RSS is read every tick, from /proc/PID/statm held open between ticks
+ * (one pread: no path lookup). The slow files are read when the guest is
+ * new, and then in turns (sample_slow_every(); ret->slow_reads_every_ticks
+ * says in how many ticks each guest has had its turn); between its turns a
+ * guest keeps the figures (and the error) of its last read. The pid file is
+ * read again out of turn when the domain's id changes or statm says the
+ * process is gone.
  *
  * Return: 0 or -errno (host meminfo unreadable).
  */

@@ -207,6 +207,12 @@ typedef struct Snapshot {
         bool hypervisor_connected;
         char hypervisor_error[256];   /* last connection error, "" if none */
         uint64_t hypervisor_round_running_usec; /* how long the bulk stats round in progress has run, 0 if none */
+        /* The daemon's own cost (set by the daemon, not sampled): its
+         * previous tick's CPU time in the event loop (sample, plan, apply,
+         * textfile) and that tick's textfile write, wall time; 0 unknown. */
+        uint64_t tick_cpu_usec;
+        uint64_t textfile_write_usec;
+        size_t slow_reads_every_ticks; /* each guest's ksm_stat, numa_stat and pid file are read every so many ticks (sample.h); 0 unknown */
         size_t n_guests;
         GuestSample *guests;          /* sorted by rss_bytes, largest first */
 } Snapshot;

@@ -51,6 +51,8 @@ size_t page_size_bytes(void);
 
 /* CLOCK_MONOTONIC and CLOCK_REALTIME in microseconds. */
 uint64_t now_monotonic_usec(void);
+/* CPU time the calling thread has used (CLOCK_THREAD_CPUTIME_ID). */
+uint64_t thread_cpu_usec(void);
 uint64_t now_realtime_usec(void);
 /* Time from then to now; 0 if the clock stepped back past then (snapshot
  * times are wall-clock time). */
@@ -108,3 +110,21 @@ int write_file_atomic(const char *path, const char *data, size_t len, mode_t mod
  * entry are synced (state that must survive a power loss). A failed sync
  * after the rename returns its error with the new file in place. */
 int write_file_durable(const char *path, const char *data, size_t len, mode_t mode);
+
+/* Records of any type, looked up by the UUID string each holds (at
+ * uuid_offset in a record of record_size bytes): an index sorted once, then
+ * a binary search per lookup, instead of a linear one per guest (thousands
+ * of guests looked up in thousands of records each tick). The records must
+ * stay where they are while the index is used. */
+typedef struct UuidIndex {
+        const char **uuids; /* into the records, sorted */
+        size_t n;
+        size_t uuid_offset;
+} UuidIndex;
+
+/* Return: 0 or -ENOMEM (*ret then empty: every lookup finds nothing). */
+int uuid_index_build(const void *records, size_t n, size_t record_size, size_t uuid_offset, UuidIndex *ret);
+/* The record holding uuid, or NULL. */
+const void *uuid_index_find(const UuidIndex *ix, const char *uuid);
+/* Free the index (not the records); accepts an empty one. */
+void uuid_index_clear(UuidIndex *ix);
