@@ -215,7 +215,7 @@ void policy_defaults(Policy *ret) {
         strscpy(ret->textfile_directory, sizeof(ret->textfile_directory), "/var/lib/prometheus/node-exporter");
         strscpy(ret->libvirt_uri, sizeof(ret->libvirt_uri), "qemu:///system");
         strscpy(ret->state_directory, sizeof(ret->state_directory), "/var/lib/densityd");
-        ret->record_bytes = 64 * 1024 * 1024;
+        ret->record_bytes = 0; /* off: it costs CPU per guest on every tick */
         /* Field by field, not compound literals: the struct was cleared
          * with its padding, and a policy read from a file compares equal
          * (memcmp) only if the padding stays zero. */

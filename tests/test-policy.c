@@ -56,7 +56,7 @@ static void test_defaults(void) {
         CHECK(!d.dry_run);
         CHECK_STR(d.state_directory, "/var/lib/densityd");
         CHECK_U64(d.action_timeout_usec, 120 * USEC_PER_SEC);
-        CHECK_U64(d.record_bytes, 64 * 1024 * 1024);
+        CHECK_U64(d.record_bytes, 0);
 
         /* The built-in class "default", always classes[0]. */
         CHECK_U64(d.n_classes, 1);
