@@ -337,10 +337,7 @@ while [ $# -gt 0 ]; do
 		;;
 	--replot)
 		[ $# -ge 2 ] || die "--replot needs the out dir of an earlier run"
-		OUT=$(cd "$2" && pwd) || exit 1
-		[ -f "$OUT/run.env" ] || die "no $OUT/run.env (not a $PROG out dir?)"
-		# shellcheck source=/dev/null
-		. "$OUT/run.env"
+		load_run "$2"
 		set_paths
 		show_results
 		exit 0

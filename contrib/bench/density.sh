@@ -161,7 +161,7 @@ set arrow 1 from graph 0, first $BUDGET to graph 1, first $BUDGET nohead dt 3 lc
 plot for [i=1:words(names)] sprintf('$dir/%s.dat', word(names, i)) using 1:3 with lines lw 2 lc rgb word(colors, i) title word(names, i)
 unset arrow 1
 set title 'PSI memory full avg10 ($THRASH_PSI% marked)'
-set yrange [0:25<*]
+set yrange [0:100]
 set ylabel '%'
 set arrow 2 from graph 0, first $THRASH_PSI to graph 1, first $THRASH_PSI nohead dt 3 lc rgb '#444444'
 plot for [i=1:words(names)] sprintf('$dir/%s.dat', word(names, i)) using 1:4 with lines lw 2 lc rgb word(colors, i) title word(names, i)
@@ -207,10 +207,7 @@ while [ $# -gt 0 ]; do
 		;;
 	--replot)
 		[ $# -ge 2 ] || die "--replot needs the out dir of an earlier run"
-		OUT=$(cd "$2" && pwd) || exit 1
-		[ -f "$OUT/run.env" ] || die "no $OUT/run.env (not a $PROG out dir?)"
-		# shellcheck source=/dev/null
-		. "$OUT/run.env"
+		load_run "$2"
 		set_paths
 		show_results
 		exit 0

@@ -30,6 +30,14 @@ sleep_until() {
 	return 0
 }
 
+# load_run DIR: OUT and the variables of an earlier run (DIR/run.env), for --replot.
+load_run() {
+	OUT=$(cd "$1" && pwd) || exit 1
+	[ -f "$OUT/run.env" ] || die "no $OUT/run.env (not a $PROG out dir?)"
+	# shellcheck source=/dev/null
+	. "$OUT/run.env"
+}
+
 # plot_term WIDTH HEIGHT: gnuplot's terminal, pngcairo where it exists.
 plot_term() {
 	if gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1; then
