@@ -36,7 +36,7 @@ UNIQUE_MIB=16        # each guest's unique (unmergeable) memory
 BOOT_TIMEOUT=120     # s: a guest not ready by then "fails to start"
 THRASH_PSI=20        # PSI memory full avg10 above this (%) ...
 THRASH_S=30          # ... this many seconds in a row: the host thrashes
-POLICY=$SRC/policies/dense.conf
+POLICY=${BENCH_POLICY:-$SRC/policies/dense.conf}
 
 MAX_GUESTS=16
 BUDGET=1536
@@ -81,7 +81,8 @@ Contenders (each from KSM unmerged and off, knobs as found):
                   built first if missing)
 
 Environment: BUILD (or DENSITY_BUILD) = the meson build dir; BENCH_CACHE=$CACHE
-(ksmtuned's .deb).
+(ksmtuned's .deb); BENCH_POLICY = another policy for the densityd contender
+(default policies/dense.conf).
 EOF
 }
 
