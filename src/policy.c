@@ -151,8 +151,6 @@ static const KeySpec policy_keys[] = {
         { SHED(restore_hold_usec, uint64_t), .key = "RestoreHold", .type = KEY_DURATION, .min = 0,
           .max = 86400 * USEC_PER_SEC },
         { SHED(cooldown_usec, uint64_t), .key = "Cooldown", .type = KEY_DURATION, .min = 0, .max = 3600 * USEC_PER_SEC },
-        { SHED(start_grace_usec, uint64_t), .key = "StartGrace", .type = KEY_DURATION, .min = 0,
-          .max = 600 * USEC_PER_SEC },
         { SHED(save_timeout_usec, uint64_t), .key = "SaveTimeout", .type = KEY_DURATION, .min = 1 * USEC_PER_SEC,
           .max = 86400 * USEC_PER_SEC },
         { SHED(save_directory, char[4096]), .key = "SaveDirectory", .type = KEY_PATH },

@@ -54,11 +54,6 @@ typedef struct ShedState {
                 char name[DENSITY_NAME_MAX];
         } requests[SHED_REQUESTS_MAX];
         uint64_t roomy_since_usec; /* memory roomy since, 0: not roomy */
-        /* Guests running at the last plan, and when more ran than at the
-         * plan before (a guest started or came back), 0: not yet seen. */
-        size_t n_running;
-        bool running_known;
-        uint64_t grew_usec;
         uint64_t squeeze_since_usec; /* first seen waiting for balloons in this shortage, 0: none */
         bool room_noted;             /* a guest passed over for want of save room was noted in this shortage */
         char store_error[256];       /* why the book could not be stored, for status */
@@ -598,12 +593,6 @@ static int shed_plan(const Snapshot *s, const Policy *p, void *state, Plan *plan
         if (r < 0)
                 return r;
 
-        /* Guests running at the daemon's start are not new. */
-        if (st->running_known && s->n_guests > st->n_running)
-                st->grew_usec = now;
-        st->n_running = s->n_guests;
-        st->running_known = true;
-
         ShedPressure x;
         shed_pressure(&s->host, &p->shed, &x);
         if (x.level != SHED_LEVEL_ROOMY)
@@ -620,18 +609,6 @@ static int shed_plan(const Snapshot *s, const Policy *p, void *state, Plan *plan
         }
         switch (x.level) {
         case SHED_LEVEL_SHORT:
-                /* A starting guest's peak (its RAM touched, not yet merged)
-                 * passes: the cgroup's usage alone sheds only after
-                 * StartGrace=; MemAvailable and stalls still shed at once. */
-                if (x.cgroup_only && st->grew_usec && usec_since(now, st->grew_usec) < p->shed.start_grace_usec) {
-                        controller_status_set(&st->status, "waiting", now,
-                                              "%s: a guest started %.0f s ago; its start-up is not counted for "
-                                              "StartGrace= (%.0f s more)",
-                                              x.reason, (double) usec_since(now, st->grew_usec) / 1e6,
-                                              (double) (p->shed.start_grace_usec - usec_since(now, st->grew_usec)) /
-                                                      1e6);
-                        return 0;
-                }
                 return shed_one(st, s, p, &x, plan);
         case SHED_LEVEL_ROOMY:
                 return shed_restore_one(st, s, p, &x, plan);

@@ -317,7 +317,6 @@ void shed_pressure(const HostSample *h, const PolicyShed *p, ShedPressure *ret) 
                          (double) x.mem_available_bytes / MIB, (double) x.shed_below_bytes / MIB);
         } else if (limited && cg_percent > p->cgroup_usage_above_percent) {
                 x.level = SHED_LEVEL_SHORT;
-                x.cgroup_only = !(h->psi.has_full && full > p->psi_full_above_percent);
                 snprintf(x.reason, sizeof(x.reason),
                          "the VMs' cgroup uses %.1f%% of its %.0f MiB limit, above CgroupUsageAbove=%.3g%%", cg_percent,
                          (double) cg->limit_bytes / MIB, p->cgroup_usage_above_percent);

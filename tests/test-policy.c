@@ -419,12 +419,11 @@ static void test_shed_section(void) {
         CHECK(p.shed.psi_full_above_percent == 10.0);
         CHECK_U64(p.shed.restore_hold_usec, 60 * USEC_PER_SEC);
         CHECK_U64(p.shed.cooldown_usec, 10 * USEC_PER_SEC);
-        CHECK_U64(p.shed.start_grace_usec, 0);
         CHECK_U64(p.shed.save_timeout_usec, 120 * USEC_PER_SEC);
         CHECK_STR(p.shed.save_directory, "/var/lib/libvirt/qemu/save");
         CHECK_OK(policy_parse("[Shed]\nEnable=no\nMemAvailableBelow=512M\nCgroupUsageAbove=90%\nPsiFullAbove=5%\n"
                               "RestoreAbove=2G\nCgroupRestoreBelow=70%\nRestoreHold=2min\nCooldown=5s\n"
-                              "StartGrace=30s\nSaveTimeout=10min\nSaveDirectory=/srv/save\n",
+                              "SaveTimeout=10min\nSaveDirectory=/srv/save\n",
                               "t.conf", &p, &e));
         CHECK(!p.shed.enable);
         CHECK(!p.shed.mem_available_below.is_percent);
@@ -434,7 +433,6 @@ static void test_shed_section(void) {
         CHECK(p.shed.psi_full_above_percent == 5.0);
         CHECK_U64(p.shed.restore_hold_usec, 120 * USEC_PER_SEC);
         CHECK_U64(p.shed.cooldown_usec, 5 * USEC_PER_SEC);
-        CHECK_U64(p.shed.start_grace_usec, 30 * USEC_PER_SEC);
         CHECK_U64(p.shed.save_timeout_usec, 600 * USEC_PER_SEC);
         CHECK_STR(p.shed.save_directory, "/srv/save");
         policy_errors_clear(&e);

@@ -608,77 +608,6 @@ static void test_by_hand(void) {
         world_done(&w);
 }
 
-/* StartGrace=: once more guests run than before, the VMs' cgroup's usage
- * alone sheds only after the grace (a starting guest's peak passes);
- * memory stalls and MemAvailable still shed at once; guests running at the
- * first plan are not new; no grace by default. */
-static void test_start_grace(void) {
-        /* 0: the grace runs out; 1: stalls; 2: MemAvailable; 3: guests at
-         * the start; 4: StartGrace= not set. */
-        for (int v = 0; v < 5; v++) {
-                World w;
-                Plan plan = {};
-                ControllerStatus c;
-                PolicyErrors e = {};
-                world_init(&w);
-                CHECK_OK(policy_parse(v == 4 ? "[Shed]\nCooldown=10s\n" : "[Shed]\nCooldown=10s\nStartGrace=20s\n",
-                                      "t.conf", &w.p, &e));
-                policy_errors_clear(&e);
-                w.s.host.cgroup.version = 1;
-                w.s.host.cgroup.has_limit = true;
-                w.s.host.cgroup.limit_bytes = 1000 * MIB;
-                w.s.host.cgroup.usage_bytes = v == 3 ? 980 * MIB : 500 * MIB;
-                w.s.host.psi.has_full = true;
-                guest(&w, "web-1", "default", 300 * MIB);
-                guest(&w, "web-2", "default", 250 * MIB);
-                if (v == 3) {
-                        CHECK(tick(&w, &plan) == 1);
-                        CHECK(plan.actions[0].kind == ACTION_SAVE);
-                        plan_clear(&plan);
-                        world_done(&w);
-                        continue;
-                }
-                CHECK(tick(&w, &plan) == 0);
-                /* A third guest starts; its peak takes the cgroup to 98%. */
-                guest(&w, "web-3", "default", 200 * MIB);
-                w.s.host.cgroup.usage_bytes = 980 * MIB;
-                advance(&w, 2);
-                if (v == 4) {
-                        CHECK(tick(&w, &plan) == 1);
-                        CHECK(plan.actions[0].kind == ACTION_SAVE);
-                        plan_clear(&plan);
-                        world_done(&w);
-                        continue;
-                }
-                CHECK(tick(&w, &plan) == 0);
-                CHECK_STR(state_of(&w, &c), "waiting");
-                CHECK_CONTAINS(c.reason, "above CgroupUsageAbove=95%");
-                CHECK_CONTAINS(c.reason, "a guest started 0 s ago");
-                CHECK_CONTAINS(c.reason, "StartGrace= (20 s more)");
-                advance(&w, 10);
-                if (v == 1)
-                        w.s.host.psi.full.avg10 = 15.0;
-                if (v == 2)
-                        w.s.host.mem.mem_available_bytes = 300 * MIB;
-                if (v == 0) {
-                        CHECK(tick(&w, &plan) == 0);
-                        CHECK_STR(state_of(&w, &c), "waiting");
-                        /* 20 s after the guest came: the usage counts. */
-                        advance(&w, 10);
-                }
-                CHECK(tick(&w, &plan) == 1);
-                CHECK(plan.actions[0].kind == ACTION_SAVE);
-                CHECK_STR(plan.actions[0].guest, "web-1");
-                CHECK_STR(state_of(&w, &c), "shedding");
-                if (v == 2)
-                        CHECK_CONTAINS(plan.actions[0].reason, "MemAvailable 300 MiB is below");
-                else
-                        CHECK_CONTAINS(plan.actions[0].reason, "above CgroupUsageAbove=95%");
-                plan_clear(&plan);
-                world_done(&w);
-        }
-}
-
 int main(void) {
         RUN(test_shed_ladder);
         RUN(test_squeeze_first);
@@ -688,6 +617,5 @@ int main(void) {
         RUN(test_store_fails);
         RUN(test_save_room);
         RUN(test_by_hand);
-        RUN(test_start_grace);
         return 0;
 }

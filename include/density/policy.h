@@ -93,8 +93,6 @@ typedef struct PolicyShed {
         double cgroup_restore_below_percent; /* CgroupRestoreBelow=: ... and the cgroup's usage below (80%) */
         uint64_t restore_hold_usec;         /* RestoreHold=: memory roomy this long before a restore (60 s) */
         uint64_t cooldown_usec;             /* Cooldown=: after a shed, before the next (10 s) */
-        uint64_t start_grace_usec;          /* StartGrace=: after more guests run, CgroupUsageAbove= alone sheds
-                                             * only this long later (0: at once) */
         uint64_t save_timeout_usec;         /* SaveTimeout=: a managed save that runs longer is aborted (120 s) */
         char save_directory[4096];          /* SaveDirectory=: where libvirt writes managed saves (room check) */
 } PolicyShed;

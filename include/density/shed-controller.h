@@ -16,10 +16,7 @@
  *   ActionTimeout= is counted a failure and tried again after a back-off;
  *   a shed guest someone started by hand leaves the book;
  * - nothing is shed or restored on no data: host memory unknown, or the
- *   hypervisor not connected (the guest list is then unknown);
- * - for StartGrace= after more guests run than at the plan before, the VMs'
- *   cgroup's usage alone sheds nothing (a starting guest's peak passes);
- *   MemAvailable and stalls still shed at once.
+ *   hypervisor not connected (the guest list is then unknown).
  *
  * The daemon reads the book from StateDirectory= at start and writes it
  * after each plan that changed it, through the controller's state_load and

@@ -103,7 +103,6 @@ typedef struct ShedPressure {
         uint64_t mem_available_bytes;
         uint64_t shed_below_bytes;      /* MemAvailableBelow= in bytes on this host */
         uint64_t restore_above_bytes;   /* RestoreAbove= in bytes on this host */
-        bool cgroup_only;               /* short only by CgroupUsageAbove=: MemAvailable and stalls are fine */
 } ShedPressure;
 
 /* "unknown", "short", "tight", "roomy". */
