@@ -431,7 +431,7 @@ echo "contender,started,stop,hold_running,end_running,end_answering,oom_kills,th
 RAN=()
 for c in "${RUN_LIST[@]}"; do
 	CUR=$c
-	RUN_DIR=$WORK/$c
+	RUN_DIR=$WORK/runs/$c
 	mkdir -p "$RUN_DIR"
 	: >"$OUT/$c.hold.txt"
 	: >"$OUT/$c.testbed.log"
