@@ -37,9 +37,8 @@ set -euo pipefail
 PROG=balloon-reclaim.sh
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-${DENSITY_BUILD:-$SRC/build}}
-# shellcheck source=tests/system/lib.sh
-. "$SRC/tests/system/lib.sh"
-KSM=${KSM_SYSFS:-/sys/kernel/mm/ksm}
+# shellcheck source=contrib/bench/lib.sh
+. "$SRC/contrib/bench/lib.sh"
 URI=qemu:///system
 CONTENDERS="none mom mom-budget proxmox proxmox-budget densityd"
 PEERS="mom mom-budget proxmox proxmox-budget"
@@ -53,7 +52,6 @@ LOAD_STEP_MIB=16    # phase 2: dtest-1's load grows by this ...
 LOAD_PAUSE_S=2      # ... then pauses this long ...
 LOAD_TO_MIB=120     # ... up to this
 PEER_PERIOD_S=10    # MOM's policy interval and pvestatd's loop, both 10 s
-UNMERGE_TIMEOUT=120 # s
 
 WINDOW=120
 OUT=
@@ -93,12 +91,6 @@ Environment: BUILD (or DENSITY_BUILD) = the meson build dir.
 EOF
 }
 
-log() { echo "$PROG: $*" >&2; }
-die() {
-	echo "$PROG: error: $*" >&2
-	exit 1
-}
-is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 vsh() { virsh -q -c "$URI" "$@"; }
 
 # ---------------------------------------------------------------- results
@@ -275,8 +267,7 @@ plot() {
 		printf "%d %.2f %.2f %s %s\n", $2, $3 / 1048576, ($4 > 0 ? 100 * $3 / $4 : 0),
 			($(a1) == "" ? "NaN" : sprintf("%.2f", $(a1) / 1024)), (lo == "" ? "NaN" : sprintf("%.2f", lo / 1024)) > f
 	}' "$CSV"
-	term="pngcairo size 1200,1400 noenhanced font ',10'"
-	gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1 || term="png size 1200,1400 noenhanced"
+	term=$(plot_term 1200 1400)
 	rm -f "$PNG"
 	gnuplot <<EOF || rc=$?
 set terminal $term
@@ -346,10 +337,7 @@ while [ $# -gt 0 ]; do
 		;;
 	--replot)
 		[ $# -ge 2 ] || die "--replot needs the out dir of an earlier run"
-		OUT=$(cd "$2" && pwd) || exit 1
-		[ -f "$OUT/run.env" ] || die "no $OUT/run.env (not a $PROG out dir?)"
-		# shellcheck source=/dev/null
-		. "$OUT/run.env"
+		load_run "$2"
 		set_paths
 		show_results
 		exit 0
@@ -383,35 +371,6 @@ OUT=$(cd "$OUT" && pwd)
 set_paths
 WORK=$(mktemp -d /tmp/densityd-balloon-reclaim.XXXXXX)
 
-# ---------------------------------------------------------------- host figures
-
-CG=
-cgroup_dir() {
-	local d
-	for d in /sys/fs/cgroup/memory/machine /sys/fs/cgroup/machine.slice; do
-		[ -d "$d" ] && {
-			echo "$d"
-			return 0
-		}
-	done
-	return 1
-}
-# usage_bytes, limit_bytes: the VMs' cgroup (v1, else v2; "max" is 0).
-usage_bytes() {
-	if [ -r "$CG/memory.usage_in_bytes" ]; then cat "$CG/memory.usage_in_bytes"; else cat "$CG/memory.current"; fi
-}
-limit_bytes() {
-	local v
-	if [ -r "$CG/memory.limit_in_bytes" ]; then read -r v <"$CG/memory.limit_in_bytes"; else read -r v <"$CG/memory.max"; fi
-	[ "$v" = max ] && v=0
-	echo "$v"
-}
-usage_mib() { echo $(($(usage_bytes) / 1048576)); }
-psi_full10() { awk '$1 == "full" { sub("avg10=", "", $2); print $2 }' /proc/pressure/memory 2>/dev/null || echo 0; }
-oom_kills() { awk '$1 == "oom_kill" { print $2 }' /proc/vmstat; }
-# meminfo KEY: a /proc/meminfo figure in KiB.
-meminfo() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
-
 # ---------------------------------------------------------------- KSM
 
 KSM_RUN=
@@ -425,29 +384,6 @@ ksm_unmerged() {
 	done
 	echo 0 >"$KSM/run"
 	[ "$(cat "$KSM/pages_sharing")" -eq 0 ] || die "KSM still shares $(cat "$KSM/pages_sharing") pages after ${UNMERGE_TIMEOUT} s of run=2"
-}
-
-# ---------------------------------------------------------------- processes
-
-# kill_tree PID: PID and every process under it (only what this script started).
-kill_tree() {
-	local pid=$1 kids c
-	kill -0 "$pid" 2>/dev/null || return 0
-	kill -STOP "$pid" 2>/dev/null || true
-	kids=$(cat /proc/"$pid"/task/*/children 2>/dev/null || true)
-	for c in $kids; do kill_tree "$c"; done
-	kill -TERM "$pid" 2>/dev/null || true
-	kill -CONT "$pid" 2>/dev/null || true
-}
-# reap PID: waits up to 5 s for a child killed with kill_tree.
-reap() {
-	local i
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
 }
 
 # ---------------------------------------------------------------- guests
@@ -684,7 +620,7 @@ proxmox_tick() {
 
 # peer_loop NAME: the peer's tick every PEER_PERIOD_S s from T0 (run in the background).
 peer_loop() {
-	local tick variant=host k=0 wait_us
+	local tick variant=host k=0
 	case "$1" in
 	mom*) tick=mom_tick ;;
 	proxmox*) tick=proxmox_tick ;;
@@ -694,8 +630,7 @@ peer_loop() {
 	while :; do
 		$tick "$variant" || echo "$(peer_t) tick failed"
 		k=$((k + 1))
-		wait_us=$((T0 + k * PEER_PERIOD_S * 1000000 - $(now)))
-		[ "$wait_us" -gt 0 ] && sleep "$(printf '%d.%06d' $((wait_us / 1000000)) $((wait_us % 1000000)))"
+		sleep_until $((T0 + k * PEER_PERIOD_S * 1000000))
 	done
 }
 
@@ -873,8 +808,7 @@ for run in "${RUN_LIST[@]}"; do
 	RAN+=("$run")
 	for ((t = 0; t <= 2 * WINDOW; t++)); do
 		# Sample at T0 + t seconds (absolute, so the loop does not drift).
-		wait_us=$((T0 + t * 1000000 - $(now)))
-		[ "$wait_us" -gt 0 ] && sleep "$(printf '%d.%06d' $((wait_us / 1000000)) $((wait_us % 1000000)))"
+		sleep_until $((T0 + t * 1000000))
 		if [ "$t" -eq "$WINDOW" ]; then
 			loader "$RUN_DIR" &
 			LOADER_PID=$!

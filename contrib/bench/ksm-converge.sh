@@ -20,17 +20,11 @@ set -euo pipefail
 PROG=ksm-converge.sh
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-${DENSITY_BUILD:-$SRC/build}}
-# shellcheck source=tests/system/lib.sh
-. "$SRC/tests/system/lib.sh"
+# shellcheck source=contrib/bench/lib.sh
+. "$SRC/contrib/bench/lib.sh"
 MEMHOG=$BUILD/tests/memhog
-KSM=${KSM_SYSFS:-/sys/kernel/mm/ksm}
-CACHE=${BENCH_CACHE:-/var/cache/densityd-bench}
 ALL_CONTENDERS="defaults,ksmtuned,ksmtuned-fixed,advisor,speed-limit,densityd"
-# ksmtuned-fixed: what committed_memory() greps for instead of '^qemu-system.*-enable-kvm'
-# (libvirt starts qemu by its full path, and with -accel tcg or -accel kvm).
-FIXED_PATTERN='^/usr/bin/qemu-system|^qemu-system'
 PLATEAU_S=30
-UNMERGE_TIMEOUT=120
 
 GUESTS=8
 WINDOW=300
@@ -73,13 +67,6 @@ Environment: BUILD (or DENSITY_BUILD) = the meson build dir; BENCH_KEEP_TESTBED=
 keeps the guests afterwards; BENCH_CACHE=$CACHE (ksmtuned's .deb).
 EOF
 }
-
-log() { echo "$PROG: $*" >&2; }
-die() {
-	echo "$PROG: error: $*" >&2
-	exit 1
-}
-is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 
 # ---------------------------------------------------------------- results
 
@@ -203,8 +190,7 @@ plot() {
 	printf "%d %.2f %.2f\n", $2, $3 / 1048576, pct > f
 	pc = $1; pt = $2; pcpu = $4
 }' "$CSV"
-	term="pngcairo size 1200,900 noenhanced font ',10'"
-	gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1 || term="png size 1200,900 noenhanced"
+	term=$(plot_term 1200 900)
 	rm -f "$PNG"
 	gnuplot <<EOF || rc=$?
 set terminal $term
@@ -257,10 +243,7 @@ while [ $# -gt 0 ]; do
 		;;
 	--replot)
 		[ $# -ge 2 ] || die "--replot needs the out dir of an earlier run"
-		OUT=$(cd "$2" && pwd) || exit 1
-		[ -f "$OUT/run.env" ] || die "no $OUT/run.env (not a $PROG out dir?)"
-		# shellcheck source=/dev/null
-		. "$OUT/run.env"
+		load_run "$2"
 		CSV=$OUT/ksm-converge.csv EXTRA=$OUT/ksm-extra.csv PNG=$OUT/ksm-converge.png REPORT=$OUT/report.txt
 		show_results
 		exit 0
@@ -307,95 +290,6 @@ CLK_TCK=$(getconf CLK_TCK)
 
 # ---------------------------------------------------------------- KSM knobs
 
-# The writable knobs, in the order they are put back (advisor_mode first: while
-# an advisor runs, pages_to_scan cannot be written; max_page_sharing and
-# merge_across_nodes only while nothing is merged, so they come separately).
-TUNING_KNOBS=(advisor_mode advisor_max_cpu advisor_max_pages_to_scan advisor_min_pages_to_scan
-	advisor_target_scan_time pages_to_scan sleep_millisecs smart_scan use_zero_pages
-	stable_node_chains_prune_millisecs)
-UNMERGED_KNOBS=(max_page_sharing merge_across_nodes)
-declare -A FOUND=()
-
-has() { [ -e "$KSM/$1" ]; }
-# knob NAME: its value (advisor_mode: the selected one of "[none] scan-time").
-knob() {
-	local v
-	read -r v <"$KSM/$1"
-	[[ $v =~ \[([^]]+)\] ]] && v=${BASH_REMATCH[1]}
-	printf '%s\n' "$v"
-}
-# counter NAME: a KSM counter, 0 if this kernel lacks it.
-counter() {
-	local v=0
-	[ -e "$KSM/$1" ] && read -r v <"$KSM/$1"
-	printf '%s\n' "$v"
-}
-set_knob() { printf '%s\n' "$2" >"$KSM/$1"; }
-
-record_knobs() {
-	local k
-	for k in run "${TUNING_KNOBS[@]}" "${UNMERGED_KNOBS[@]}"; do
-		has "$k" && FOUND[$k]=$(knob "$k")
-	done
-}
-found_knobs() {
-	local k
-	for k in "${!FOUND[@]}"; do echo "$k=${FOUND[$k]}"; done | sort | tr '\n' ' '
-}
-
-merged_pages() { echo $(($(counter pages_sharing) + $(counter pages_shared) + $(counter ksm_zero_pages))); }
-
-# unmerge: run=2 until nothing is shared (or fails after UNMERGE_TIMEOUT s).
-unmerge() {
-	local start
-	set_knob run 2
-	start=$(now)
-	while [ "$(merged_pages)" -ne 0 ]; do
-		[ $(($(now) - start)) -gt $((UNMERGE_TIMEOUT * 1000000)) ] &&
-			return 1
-		sleep 0.2
-	done
-	return 0
-}
-
-# tuning_as_found: pages_to_scan, sleep_millisecs and advisor_mode as found.
-tuning_as_found() {
-	has advisor_mode && set_knob advisor_mode none
-	set_knob pages_to_scan "${FOUND[pages_to_scan]}"
-	set_knob sleep_millisecs "${FOUND[sleep_millisecs]}"
-	if has advisor_mode && [ "${FOUND[advisor_mode]}" != none ]; then
-		set_knob advisor_mode "${FOUND[advisor_mode]}"
-	fi
-}
-
-# restore_knobs: every knob back as found (cleanup; never fails).
-restore_knobs() {
-	local k
-	[ ${#FOUND[@]} -gt 0 ] || return 0
-	if [ "${FOUND[run]}" = 0 ] || [ "${FOUND[run]}" = 2 ]; then
-		unmerge || log "warning: KSM still shares $(merged_pages) pages after ${UNMERGE_TIMEOUT} s of run=2"
-	fi
-	for k in "${UNMERGED_KNOBS[@]}"; do
-		[ -n "${FOUND[$k]+x}" ] || continue
-		[ "$(knob "$k")" = "${FOUND[$k]}" ] && continue
-		[ "$(knob run)" = 2 ] || unmerge || true
-		set_knob "$k" "${FOUND[$k]}" 2>/dev/null || log "warning: cannot put $k back to ${FOUND[$k]}"
-	done
-	has advisor_mode && { set_knob advisor_mode none 2>/dev/null || true; }
-	for k in "${TUNING_KNOBS[@]}"; do
-		if [ -z "${FOUND[$k]+x}" ] || [ "$k" = advisor_mode ]; then continue; fi
-		set_knob "$k" "${FOUND[$k]}" 2>/dev/null || log "warning: cannot put $k back to ${FOUND[$k]}"
-	done
-	if [ -n "${FOUND[advisor_mode]+x}" ] && [ "${FOUND[advisor_mode]}" != none ]; then
-		set_knob advisor_mode "${FOUND[advisor_mode]}" 2>/dev/null ||
-			log "warning: cannot put advisor_mode back to ${FOUND[advisor_mode]}"
-	fi
-	set_knob run "${FOUND[run]}" 2>/dev/null || log "warning: cannot put run back to ${FOUND[run]}"
-	for k in "${!FOUND[@]}"; do
-		[ "$(knob "$k")" = "${FOUND[$k]}" ] || log "warning: $k is $(knob "$k"), found ${FOUND[$k]}"
-	done
-}
-
 # ---------------------------------------------------------------- ksmd
 
 KSMD=
@@ -423,96 +317,9 @@ ksmd_ns() {
 	echo $(((${12} + ${13}) * 1000000000 / CLK_TCK))
 }
 
-mem_available_kib() { awk '$1 == "MemAvailable:" {print $2}' /proc/meminfo; }
-
 # ---------------------------------------------------------------- contenders
 
-KSMTUNED_PKG_SCRIPT=
-KSMTUNED_PID=
 HOG_PID=
-
-# fetch_ksmtuned: Debian's ksmtuned script, unpacked (not installed) into CACHE.
-fetch_ksmtuned() {
-	local deb
-	KSMTUNED_PKG_SCRIPT=$CACHE/ksmtuned/usr/sbin/ksmtuned
-	[ -f "$KSMTUNED_PKG_SCRIPT" ] && return 0
-	mkdir -p "$CACHE/deb"
-	chown _apt "$CACHE/deb" 2>/dev/null || true
-	deb=$(find "$CACHE/deb" -name 'ksmtuned_*.deb' -print -quit)
-	if [ -z "$deb" ]; then
-		log "downloading ksmtuned (apt-get download; not installed)"
-		(cd "$CACHE/deb" && apt-get download -q ksmtuned >/dev/null 2>&1) || {
-			apt-get update -q >/dev/null
-			(cd "$CACHE/deb" && apt-get download -q ksmtuned >/dev/null)
-		} || die "apt-get download ksmtuned failed"
-		deb=$(find "$CACHE/deb" -name 'ksmtuned_*.deb' -print -quit)
-	fi
-	rm -rf "$CACHE/ksmtuned"
-	dpkg-deb -x "$deb" "$CACHE/ksmtuned"
-	[ -f "$KSMTUNED_PKG_SCRIPT" ] || die "no usr/sbin/ksmtuned in $deb"
-}
-
-# testbed_qemu_pids: the qemu PIDs of the running testbed guests.
-testbed_qemu_pids() {
-	local f
-	for f in /run/libvirt/qemu/dtest-*.pid; do
-		# (libvirt writes the PID without a newline)
-		if [ -f "$f" ]; then echo "$(<"$f")"; fi
-	done
-	return 0
-}
-
-# make_ksmtuned_fixed: a copy of ksmtuned whose committed_memory() sees libvirt's qemu.
-make_ksmtuned_fixed() {
-	local fixed=$WORK/ksmtuned-fixed p matched=0 packaged=0 all
-	sed "s#pgrep -f -d ' ' '^qemu-system\.\*-enable-kvm'#pgrep -f -d ' ' '$FIXED_PATTERN'#" \
-		"$KSMTUNED_PKG_SCRIPT" >"$fixed"
-	grep -qF "pgrep -f -d ' ' '$FIXED_PATTERN'" "$fixed" ||
-		die "could not patch committed_memory() in $KSMTUNED_PKG_SCRIPT (its pgrep line changed?)"
-	all=$(testbed_qemu_pids | wc -l)
-	for p in $(testbed_qemu_pids); do
-		pgrep -f "$FIXED_PATTERN" | grep -qx "$p" && matched=$((matched + 1))
-		pgrep -f '^qemu-system.*-enable-kvm' | grep -qx "$p" && packaged=$((packaged + 1))
-	done
-	echo "ksmtuned-fixed: committed_memory() uses pgrep -f '$FIXED_PATTERN'" \
-		"(matches $matched of $all testbed qemu processes; the packaged '^qemu-system.*-enable-kvm' matches $packaged)"
-	if [ "$all" -ne "$GUESTS" ] || [ "$matched" -ne "$all" ]; then
-		die "the fixed pattern matches $matched of $all testbed qemu processes ($GUESTS guests; ps -o args: $(ps -o args= -p "$(testbed_qemu_pids | head -1)" | cut -c1-80))"
-	fi
-}
-
-# start_ksmtuned SCRIPT NAME: runs the script with bash (a clean environment,
-# so no KSM_* variable leaks in); its loop's PID lands in the pid file. DEBUG
-# only adds its log lines (to OUT/NAME.log), it decides the same.
-start_ksmtuned() {
-	local pidfile=$WORK/$2.pid
-	rm -f "$pidfile"
-	env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin PIDFILE="$pidfile" DEBUG=1 LOGFILE="$OUT/$2.log" \
-		bash "$1" </dev/null >>"$OUT/$2.log" 2>&1
-	read -r KSMTUNED_PID <"$pidfile" || die "$2 wrote no pid file"
-	kill -0 "$KSMTUNED_PID" 2>/dev/null || die "$2's loop (PID $KSMTUNED_PID) is not running"
-}
-
-# stop_ksmtuned: ends exactly the loop of the pid file and its children (the
-# `sleep 60`, or an adjust in flight): stopped first, so none are added meanwhile.
-stop_ksmtuned() {
-	local pid=$KSMTUNED_PID kids="" i
-	[ -n "$pid" ] || return 0
-	KSMTUNED_PID=
-	kill -0 "$pid" 2>/dev/null || return 0
-	kill -STOP "$pid" 2>/dev/null || true
-	kids=$(cat /proc/"$pid"/task/*/children 2>/dev/null || true)
-	kill -TERM "$pid" 2>/dev/null || true
-	# shellcheck disable=SC2086 # a list of PIDs
-	[ -z "$kids" ] || kill -TERM $kids 2>/dev/null || true
-	kill -CONT "$pid" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	log "warning: ksmtuned loop $pid still runs after SIGTERM; SIGKILL"
-	kill -KILL "$pid" 2>/dev/null || true
-}
 
 start_densityd() {
 	local d=$WORK/densityd
@@ -541,18 +348,8 @@ stop_densityd() {
 # start_contender NAME: returns 1 if it does not apply here (skipped).
 start_contender() {
 	case "$1" in
-	defaults)
-		has advisor_mode && set_knob advisor_mode none
-		set_knob pages_to_scan 100
-		set_knob sleep_millisecs 20
-		set_knob run 1
-		;;
-	speed-limit)
-		has advisor_mode && set_knob advisor_mode none
-		set_knob pages_to_scan 5000
-		set_knob sleep_millisecs 10
-		set_knob run 1
-		;;
+	defaults) ksm_fixed 100 20 ;;
+	speed-limit) ksm_fixed 5000 10 ;;
 	advisor)
 		set_knob advisor_mode scan-time
 		set_knob run 1
@@ -627,9 +424,6 @@ trap 'exit 143' TERM
 
 record_knobs
 log "KSM knobs found: $(found_knobs)"
-for k in run pages_to_scan sleep_millisecs; do
-	[ -n "${FOUND[$k]+x}" ] || die "KSM lacks $k"
-done
 find_ksmd
 [[ ",$CONTENDERS," == *",ksmtuned"* ]] && fetch_ksmtuned
 
@@ -647,7 +441,7 @@ for ((k = 1; k <= GUESTS; k++)); do
 done
 running=$("$TB" list | awk -F'\t' '$2 == "running"' | wc -l)
 [ "$running" -eq "$GUESTS" ] || die "$running testbed guests run, not $GUESTS"
-[[ ",$CONTENDERS," == *",ksmtuned-fixed,"* ]] && make_ksmtuned_fixed | tee "$OUT/ksmtuned-fixed.pattern"
+[[ ",$CONTENDERS," == *",ksmtuned-fixed,"* ]] && make_ksmtuned_fixed "$GUESTS" | tee "$OUT/ksmtuned-fixed.pattern"
 
 # The filler is sized while nothing is merged, so an unmerge never makes the host shorter.
 unmerge || die "KSM still shares $(merged_pages) pages after ${UNMERGE_TIMEOUT} s of run=2"
@@ -674,8 +468,7 @@ for c in "${RUN_LIST[@]}"; do
 	RAN+=("$c")
 	for ((t = 0; t <= WINDOW; t++)); do
 		# Sample at t0 + t seconds (absolute, so the loop does not drift).
-		wait_us=$((t0 + t * 1000000 - $(now)))
-		[ "$wait_us" -gt 0 ] && sleep "$(printf '%d.%06d' $((wait_us / 1000000)) $((wait_us % 1000000)))"
+		sleep_until $((t0 + t * 1000000))
 		ns=$(ksmd_ns)
 		sharing=$(counter pages_sharing)
 		zero=$(counter ksm_zero_pages)
