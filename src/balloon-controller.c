@@ -495,7 +495,8 @@ static int balloon_plan(const Snapshot *s, const Policy *p, void *state, Plan *p
         balloon_prune(st);
         /* The records are settled, sorted by uuid (so the status looks them
          * up by bsearch too): pointers into them hold from here. */
-        qsort(st->guests, st->n, sizeof(*st->guests), balloon_guest_cmp);
+        if (st->n > 1) /* none: no array at all */
+                qsort(st->guests, st->n, sizeof(*st->guests), balloon_guest_cmp);
         for (size_t i = 0; i < s->n_guests; i++) {
                 Lot *l = &lots[i];
                 l->g = &s->guests[i];

@@ -348,7 +348,8 @@ static void sample_guest_kept(const GuestMemory *mem, GuestSample *g) {
         g->ksm_merging_bytes = mem->ksm_merging_bytes;
         g->has_ksm_profit = mem->has_ksm_profit;
         g->ksm_profit_bytes = mem->ksm_profit_bytes;
-        memcpy(g->nodes, mem->nodes, mem->n_nodes * sizeof(*g->nodes));
+        if (mem->n_nodes > 0)
+                memcpy(g->nodes, mem->nodes, mem->n_nodes * sizeof(*g->nodes));
         g->n_nodes = mem->n_nodes;
         if (g->sample_error[0] == '\0')
                 strscpy(g->sample_error, sizeof(g->sample_error), mem->slow_error);
