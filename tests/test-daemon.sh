@@ -28,20 +28,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A cross build (aarch64 under qemu-user): meson names its exe_wrapper in
-# MESON_EXE_WRAPPER; the programs are run through a small script that execs
-# the wrapper, so $! is still the daemon's process. Empty natively.
-if [ -n "${MESON_EXE_WRAPPER:-}" ]; then
-	wrap() { # wrap VAR: $VAR becomes a script running it under the wrapper
-		local p=${!1} w="$WORK/run-${1,,}"
-		p="$(cd "$(dirname "$p")" && pwd)/$(basename "$p")"
-		printf '#!/bin/sh\nexec %s %s "$@"\n' "$MESON_EXE_WRAPPER" "$p" >"$w"
-		chmod +x "$w"
-		printf -v "$1" '%s' "$w"
-	}
-	wrap TESTD
-	wrap CTL
-fi
+# A cross build: the programs run under meson's exe_wrapper (qemu-user).
+exe_wrap TESTD "$WORK"
+exe_wrap CTL "$WORK"
 
 
 # start RUN_DIR EXTRA_POLICY DAEMON_ARGS...: a fresh copy of the v2 host

@@ -46,6 +46,19 @@ stop_daemon() {
 	DAEMON_PID=
 }
 
+# exe_wrap VAR DIR: in a cross build (aarch64 under qemu-user) meson names
+# its exe_wrapper in MESON_EXE_WRAPPER; $VAR becomes a script in DIR that
+# execs the program under it, so $! is still the program's process. Natively
+# (no wrapper) $VAR is left as it is.
+exe_wrap() {
+	[ -n "${MESON_EXE_WRAPPER:-}" ] || return 0
+	local p=${!1} w="$2/run-${1,,}"
+	p="$(cd "$(dirname "$p")" && pwd)/$(basename "$p")"
+	printf '#!/bin/sh\nexec %s %s "$@"\n' "$MESON_EXE_WRAPPER" "$p" >"$w"
+	chmod +x "$w"
+	printf -v "$1" '%s' "$w"
+}
+
 ctl() {
 	local dir=$1
 	shift
