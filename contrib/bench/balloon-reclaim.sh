@@ -352,7 +352,7 @@ while [ $# -gt 0 ]; do
 		;;
 	esac
 done
-if ! is_uint "$WINDOW" || [ "$WINDOW" -lt 30 ]; then die "--window takes seconds >= 30, not '$WINDOW'"; fi
+need_uint --window "$WINDOW" "seconds" 30
 WINDOW=$((10#$WINDOW))
 IFS=, read -r -a RUN_LIST <<<"$RUNS"
 [ ${#RUN_LIST[@]} -ge 1 ] || die "--runs is empty"

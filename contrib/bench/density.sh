@@ -223,10 +223,10 @@ while [ $# -gt 0 ]; do
 		;;
 	esac
 done
-if ! is_uint "$MAX_GUESTS" || [ "$MAX_GUESTS" -lt 1 ]; then die "--max-guests takes a number >= 1, not '$MAX_GUESTS'"; fi
-if ! is_uint "$BUDGET" || [ "$BUDGET" -lt 256 ]; then die "--budget takes MiB >= 256, not '$BUDGET'"; fi
-if ! is_uint "$HOLD" || [ "$HOLD" -lt 10 ]; then die "--hold takes seconds >= 10, not '$HOLD'"; fi
-if ! is_uint "$INTERVAL" || [ "$INTERVAL" -lt 1 ]; then die "--interval takes seconds >= 1, not '$INTERVAL'"; fi
+need_uint --max-guests "$MAX_GUESTS" "a number" 1
+need_uint --budget "$BUDGET" "MiB" 256
+need_uint --hold "$HOLD" "seconds" 10
+need_uint --interval "$INTERVAL" "seconds" 1
 MAX_GUESTS=$((10#$MAX_GUESTS))
 BUDGET=$((10#$BUDGET))
 HOLD=$((10#$HOLD))

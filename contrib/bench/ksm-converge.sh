@@ -258,9 +258,9 @@ while [ $# -gt 0 ]; do
 		;;
 	esac
 done
-if ! is_uint "$GUESTS" || [ "$GUESTS" -lt 1 ]; then die "--guests takes a number >= 1, not '$GUESTS'"; fi
-if ! is_uint "$WINDOW" || [ "$WINDOW" -lt 5 ]; then die "--window takes seconds >= 5, not '$WINDOW'"; fi
-is_uint "$LEAVE" || die "--leave takes MiB, not '$LEAVE'"
+need_uint --guests "$GUESTS" "a number" 1
+need_uint --window "$WINDOW" "seconds" 5
+need_uint --leave "$LEAVE" MiB
 GUESTS=$((10#$GUESTS))
 WINDOW=$((10#$WINDOW))
 LEAVE=$((10#$LEAVE))

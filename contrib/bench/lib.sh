@@ -21,6 +21,12 @@ die() {
 	exit 1
 }
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+# need_uint OPTION VALUE WHAT [MIN]: an option's value is a whole number (of
+# at least MIN), or the script dies saying "OPTION takes WHAT >= MIN".
+need_uint() {
+	if is_uint "$2" && { [ -z "${4:-}" ] || [ "$2" -ge "$4" ]; }; then return 0; fi
+	die "$1 takes $3${4:+ >= $4}, not '$2'"
+}
 
 # sleep_until US: sleeps until now reaches US (microseconds, as now prints;
 # absolute, so a sampling loop does not drift).
