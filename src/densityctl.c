@@ -80,9 +80,7 @@ static int simulate(const char *policy_path, const char *recording, uint64_t gue
         Policy p;
         PolicyErrors errors = {};
         int r = policy_load(policy_path, &p, &errors);
-        for (size_t i = 0; i < errors.n; i++)
-                fprintf(stderr, "%s\n", errors.lines[i]);
-        policy_errors_clear(&errors);
+        policy_errors_print(&errors, stderr);
         if (r != 0) {
                 if (r < 0)
                         fprintf(stderr, "densityctl: %s: %s\n", policy_path, strerror(-r));

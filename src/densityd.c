@@ -42,9 +42,7 @@ static int check_config(const char *path) {
         Policy p;
         PolicyErrors errors = {};
         int r = policy_load(path, &p, &errors);
-        for (size_t i = 0; i < errors.n; i++)
-                fprintf(stderr, "%s\n", errors.lines[i]);
-        policy_errors_clear(&errors);
+        policy_errors_print(&errors, stderr);
         if (r < 0) {
                 fprintf(stderr, "%s: %s\n", path, strerror(-r));
                 return EXIT_FAILURE;

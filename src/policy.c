@@ -547,6 +547,12 @@ void policy_errors_clear(PolicyErrors *e) {
         *e = (PolicyErrors) {};
 }
 
+void policy_errors_print(PolicyErrors *e, FILE *f) {
+        for (size_t i = 0; i < e->n; i++)
+                fprintf(f, "%s\n", e->lines[i]);
+        policy_errors_clear(e);
+}
+
 typedef struct ParseState {
         const char *filename;
         const char *pos;      /* reader position in the buffer */

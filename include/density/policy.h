@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -204,6 +205,10 @@ typedef struct PolicyErrors {
 } PolicyErrors;
 
 void policy_errors_clear(PolicyErrors *e);
+
+/* Print every error line to f (one per line, as they are: each names the
+ * file and line), then clear e. For the command-line tools. */
+void policy_errors_print(PolicyErrors *e, FILE *f);
 
 /**
  * policy_parse() - parse policy text.
