@@ -597,3 +597,10 @@ void snapshot_clear(Snapshot *s) {
         free(s->guests);
         *s = (Snapshot) {};
 }
+
+const GuestSample *snapshot_guest_by_uuid(const Snapshot *s, const char *uuid) {
+        for (size_t i = 0; i < s->n_guests; i++)
+                if (strcmp(s->guests[i].uuid, uuid) == 0)
+                        return &s->guests[i];
+        return NULL;
+}

@@ -114,13 +114,6 @@ const ShedBook *shed_controller_book(void *state, bool *ret_changed) {
         return &st->book;
 }
 
-static const GuestSample *guest_by_uuid(const Snapshot *s, const char *uuid) {
-        for (size_t i = 0; i < s->n_guests; i++)
-                if (strcmp(s->guests[i].uuid, uuid) == 0)
-                        return &s->guests[i];
-        return NULL;
-}
-
 static void shed_remember_failure(ShedState *st, const char *uuid, uint64_t now) {
         size_t slot = 0;
         for (size_t i = 0; i < st->n_failed; i++)
@@ -145,7 +138,7 @@ static void shed_reconcile(ShedState *st, const Snapshot *s, const Policy *p) {
         const uint32_t shedding = 1u << ACTION_SAVE | 1u << ACTION_DESTROY;
         for (size_t i = 0; i < st->book.n;) {
                 ShedEntry *e = &st->book.entries[i];
-                const GuestSample *g = guest_by_uuid(s, e->uuid);
+                const GuestSample *g = snapshot_guest_by_uuid(s, e->uuid);
                 bool drop = false;
                 switch (e->stage) {
                 case SHED_STAGE_SHEDDING:
@@ -325,7 +318,7 @@ static int shed_requests(ShedState *st, const Snapshot *s, const Policy *p, Plan
         for (size_t i = 0; i < st->n_requests && r == 0; i++) {
                 const char *uuid = st->requests[i].uuid;
                 if (st->requests[i].kind == ACTION_SAVE) {
-                        const GuestSample *g = guest_by_uuid(s, uuid);
+                        const GuestSample *g = snapshot_guest_by_uuid(s, uuid);
                         if (!g || shed_by_hand_refusal(g, p) || shed_book_find(&st->book, uuid))
                                 continue; /* gone or changed since: the request lapses */
                         Action a = action_guest(shed_controller.name, ACTION_SAVE, g,
@@ -417,7 +410,7 @@ static int shed_plan_oom(ShedState *st, const Snapshot *s, const Policy *p, Plan
 static size_t shed_balloons_squeezing(ShedState *st, const Snapshot *s, const Plan *plan) {
         for (size_t i = 0; i < plan->n; i++) {
                 const Action *a = &plan->actions[i];
-                const GuestSample *g = a->kind == ACTION_BALLOON ? guest_by_uuid(s, a->uuid) : NULL;
+                const GuestSample *g = a->kind == ACTION_BALLOON ? snapshot_guest_by_uuid(s, a->uuid) : NULL;
                 if (!g || a->bytes >= g->balloon_actual_bytes)
                         continue;
                 size_t k = 0;
@@ -432,7 +425,7 @@ static size_t shed_balloons_squeezing(ShedState *st, const Snapshot *s, const Pl
         }
         size_t n = 0;
         for (size_t k = 0; k < st->n_squeezed; k++) {
-                const GuestSample *g = guest_by_uuid(s, st->squeezed[k].uuid);
+                const GuestSample *g = snapshot_guest_by_uuid(s, st->squeezed[k].uuid);
                 if (g && g->balloon_actual_bytes > st->squeezed[k].target_bytes + SHED_SQUEEZE_SLACK_BYTES)
                         n++;
         }

@@ -107,13 +107,6 @@ static WorldGuest *world_find(Simulation *sim, const char *uuid, bool add) {
         return w;
 }
 
-static const GuestSample *snapshot_guest(const Snapshot *s, const char *uuid) {
-        for (size_t i = 0; i < s->n_guests; i++)
-                if (strcmp(s->guests[i].uuid, uuid) == 0)
-                        return &s->guests[i];
-        return NULL;
-}
-
 static int recorded_ksm_run(const HostSample *h) {
         int64_t v;
         return ksm_sample_get(&h->ksm, "run", &v) == 0 ? (int) v : -1;
@@ -162,7 +155,7 @@ static void headroom_account(Simulation *sim, uint64_t tick, const Snapshot *s) 
 /* Carry one planned action into the simulated world and the totals. */
 static int simulation_take(Simulation *sim, uint64_t tick, const Snapshot *s, const Action *a) {
         SimulationResult *r = &sim->result;
-        const GuestSample *g = a->uuid[0] ? snapshot_guest(s, a->uuid) : NULL;
+        const GuestSample *g = a->uuid[0] ? snapshot_guest_by_uuid(s, a->uuid) : NULL;
         uint64_t freed = 0;
         WorldGuest *w = NULL;
         if (g && (a->kind == ACTION_BALLOON || a->kind == ACTION_SAVE || a->kind == ACTION_DESTROY ||

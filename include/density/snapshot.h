@@ -220,6 +220,9 @@ typedef struct Snapshot {
 /* Free the guest array and reset; accepts NULL. */
 void snapshot_clear(Snapshot *s);
 
+/* The guest with this uuid in s, or NULL. */
+const GuestSample *snapshot_guest_by_uuid(const Snapshot *s, const char *uuid);
+
 /* Bytes KSM saves: (pages_sharing + ksm_zero_pages) * h->page_size_bytes
  * (ksm_zero_pages: empty pages merged with the zero page under
  * use_zero_pages, 0 on kernels without the file); 0 if KSM is absent,
